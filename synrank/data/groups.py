@@ -1,0 +1,109 @@
+"""Graded training groups: one query, its passages and their integer relevance grades.
+
+This is the exchange format between synthetic generation (which writes it), real labelled data
+converters (which build it) and the trainer (which reads it). On disk: JSON lines, one group per
+line, in a ``.jsonl`` or ``.jsonl.gz`` file or a folder of such files (``shard-*.jsonl[.gz]``)::
+
+    {"schema": "synrank.groups/v1", "query_id": "1048585", "query": "what is paula deen's brother",
+     "passages": [{"text": "...", "grade": 3, "source_query_id": "1048585", "source_query": "..."}, ...],
+     "strategy": "anchored", "provenance": {...}}
+
+Only ``query_id``, ``query`` and ``passages[].text/grade`` are required; anything else is carried along.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synrank.errors import DatasetError
+
+GROUPS_SCHEMA = "synrank.groups/v1"
+
+
+@dataclass
+class Passage:
+    text: str
+    grade: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingGroup:
+    query_id: str
+    query: str
+    passages: list[Passage]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def grades(self) -> list[int]:
+        return [p.grade for p in self.passages]
+
+    def to_record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"schema": GROUPS_SCHEMA, "query_id": self.query_id, "query": self.query,
+                               "passages": [{"text": p.text, "grade": p.grade, **p.meta} for p in self.passages]}
+        rec.update({k: v for k, v in self.meta.items() if k not in rec})
+        return rec
+
+
+def group_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_dir():
+        files = sorted([*path.glob("*.jsonl"), *path.glob("*.jsonl.gz")])
+        files = [f for f in files if not f.name.startswith(("rejects", "."))]
+        if not files:
+            raise DatasetError("no *.jsonl or *.jsonl.gz group files in folder", path)
+        return files
+    if not path.exists():
+        raise DatasetError("training group file does not exist", path)
+    return [path]
+
+
+def _open(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz" else open(path, encoding="utf-8-sig")
+
+
+def parse_group(rec: Any, path: Path, lineno: int) -> TrainingGroup:
+    if not isinstance(rec, dict):
+        raise DatasetError("a group must be a JSON object", path, lineno)
+    for key in ("query_id", "query", "passages"):
+        if key not in rec:
+            raise DatasetError(f"missing {key!r}", path, lineno)
+    if not isinstance(rec["query"], str) or not rec["query"].strip():
+        raise DatasetError("empty query text", path, lineno)
+    if not isinstance(rec["passages"], list) or not rec["passages"]:
+        raise DatasetError("'passages' must be a non-empty list", path, lineno)
+    passages = []
+    for i, p in enumerate(rec["passages"]):
+        if not isinstance(p, dict) or "text" not in p or "grade" not in p:
+            raise DatasetError(f"passages[{i}] needs 'text' and 'grade'", path, lineno)
+        grade = p["grade"]
+        if isinstance(grade, bool) or not isinstance(grade, int) or grade < 0:
+            raise DatasetError(f"passages[{i}].grade must be a non-negative integer, got {grade!r}", path, lineno)
+        if not isinstance(p["text"], str) or not p["text"].strip():
+            raise DatasetError(f"passages[{i}] has empty text", path, lineno)
+        passages.append(Passage(p["text"], grade, {k: v for k, v in p.items() if k not in ("text", "grade")}))
+    meta = {k: v for k, v in rec.items() if k not in ("query_id", "query", "passages")}
+    return TrainingGroup(str(rec["query_id"]), rec["query"], passages, meta)
+
+
+def iter_groups(path: str | Path) -> Iterator[TrainingGroup]:
+    """Yield groups from a file or folder; a malformed line is a :class:`DatasetError` naming file and line."""
+    for file in group_files(path):
+        with _open(file) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"malformed JSON line ({exc.msg})", file, lineno) from exc
+                yield parse_group(rec, file, lineno)
+
+
+def read_groups(path: str | Path) -> list[TrainingGroup]:
+    return list(iter_groups(path))
