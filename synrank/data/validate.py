@@ -1,0 +1,142 @@
+"""Validate a whole BEIR-layout folder: the corpus, the queries and every qrels split.
+
+:func:`validate_folder` runs every check of :mod:`synrank.data.beir` on every file (the first
+problem raises a located :class:`~synrank.errors.DatasetError`) and returns a
+:class:`ValidationReport` with counts and the tolerated-quirk warnings. ``synrank validate DIR``
+prints it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synrank.data.beir import read_corpus, read_qrels, read_queries
+from synrank.data.registry import (
+    CORPUS_FILE,
+    QRELS_DIR,
+    QUERIES_FILE,
+    RERANK_RUN_FILE,
+    DatasetInfo,
+    info_for_folder,
+    is_dataset_folder,
+)
+from synrank.errors import DatasetError
+
+
+@dataclass
+class SplitSummary:
+    judgements: int
+    judged_queries: int
+    grades: dict[int, int]
+    #: judged queries with no grade > 0, and with no grade >= the dataset's relevance threshold
+    without_relevant: int
+    without_relevant_at_threshold: int
+
+
+@dataclass
+class ValidationReport:
+    info: DatasetInfo
+    documents: int | None
+    queries: int
+    splits: dict[str, SplitSummary]
+    checksums: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        info = self.info
+        lines = [f"{info.name} ({info.path}): valid"]
+        lines.append(f"  {CORPUS_FILE:<24} " + (f"{self.documents:,} documents" if self.documents is not None
+                                                 else "absent (queries and qrels only)"))
+        lines.append(f"  {QUERIES_FILE:<24} {self.queries:,} queries")
+        for split, s in self.splits.items():
+            grades = ", ".join(f"{g}: {n:,}" for g, n in sorted(s.grades.items()))
+            lines.append(f"  {QRELS_DIR + '/' + split + '.tsv':<24} {s.judgements:,} judgements, "
+                         f"{s.judged_queries:,} judged queries, grades {{{grades}}}")
+            if s.without_relevant or s.without_relevant_at_threshold:
+                lines.append(f"  {'':<24} {s.without_relevant} judged queries without a grade > 0, "
+                             f"{s.without_relevant_at_threshold} without a grade >= "
+                             f"{info.relevance_threshold} (kept; they score 0)")
+        if not self.splits:
+            lines.append(f"  {QRELS_DIR + '/':<24} absent (no judgements)")
+        lines.append(f"  default split: {info.default_split or '-'}; relevance threshold: "
+                     f"{info.relevance_threshold}; ignore_identical_ids: {info.ignore_identical_ids}; "
+                     f"rerank run: {info.rerank_run.name if info.rerank_run else '-'}; "
+                     f"metadata: {'built-in' if info.known else 'defaults'}")
+        if info.note:
+            lines.append(f"  note: {info.note}")
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)}):")
+            lines.extend(f"  - {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def validate_folder(path: str | os.PathLike, name: str | None = None) -> ValidationReport:
+    """Check every file of a dataset folder; raise the first located error, else return a report.
+
+    ``name`` selects built-in metadata (default: the folder's name), which decides the tolerated
+    quirks (see :mod:`synrank.data.registry`).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DatasetError("not a folder", path)
+    if not is_dataset_folder(path):
+        raise DatasetError(f"not a BEIR-layout folder (no {CORPUS_FILE}, {QUERIES_FILE} or {QRELS_DIR}/)", path)
+    info = info_for_folder(path, name)
+    warnings: list[str] = []
+    checksums: dict[str, str] = {}
+    corpus = None
+    if info.has_corpus:
+        corpus, checksums[CORPUS_FILE] = read_corpus(
+            info.corpus_path, allow_empty_documents=info.allow_empty_documents, warnings=warnings)
+    if not info.has_queries:
+        raise DatasetError(f"missing {QUERIES_FILE}", info.queries_path)
+    queries, checksums[QUERIES_FILE] = read_queries(info.queries_path, warnings=warnings)
+    qrels_dir = path / QRELS_DIR
+    if qrels_dir.is_dir():
+        others = sorted(p.name for p in qrels_dir.iterdir() if not p.name.endswith(".tsv")
+                        and not p.name.startswith("."))
+        if others:
+            warnings.append(f"{qrels_dir}: ignored non-.tsv entries: {', '.join(others)}")
+    splits: dict[str, SplitSummary] = {}
+    for split in info.splits:
+        qrels, checksums[f"{QRELS_DIR}/{split}.tsv"] = read_qrels(
+            info.qrels_path(split), queries, corpus, allow_outside_corpus=info.qrels_outside_corpus,
+            allow_negative=split in info.negative_grade_splits, warnings=warnings)
+        grades = Counter(g for docs in qrels.values() for g in docs.values())
+        splits[split] = SplitSummary(
+            judgements=sum(grades.values()), judged_queries=len(qrels), grades=dict(grades),
+            without_relevant=sum(1 for d in qrels.values() if max(d.values()) <= 0),
+            without_relevant_at_threshold=sum(
+                1 for d in qrels.values() if max(d.values()) < info.relevance_threshold))
+    if info.rerank_run is not None and corpus is not None:
+        warnings.extend(_check_rerank_run(info.rerank_run, queries, corpus))
+    if info.splits and not info.default_split:
+        warnings.append(f"{qrels_dir}: several splits and none named 'test': pass a split explicitly")
+    return ValidationReport(info=info, documents=None if corpus is None else len(corpus),
+                            queries=len(queries), splits=splits, checksums=checksums, warnings=warnings)
+
+
+def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> list[str]:
+    """The shipped first-stage run must name known queries and documents (6 columns, TREC format)."""
+    unknown_q = unknown_d = 0
+    with open(run, encoding="utf-8-sig") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            fields = line.split()
+            if len(fields) != 6:
+                raise DatasetError(f"TREC run line needs 6 columns (qid Q0 docid rank score tag), found "
+                                   f"{len(fields)}", run, lineno)
+            try:
+                float(fields[4])
+            except ValueError:
+                raise DatasetError(f"score {fields[4]!r} is not a number", run, lineno) from None
+            unknown_q += fields[0] not in queries
+            unknown_d += fields[2] not in corpus
+    if unknown_q or unknown_d:
+        raise DatasetError(f"{RERANK_RUN_FILE} names {unknown_q} unknown query and {unknown_d} unknown "
+                           f"document row(s)", run, hint="every candidate must be in the queries and corpus")
+    return []
