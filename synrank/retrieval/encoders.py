@@ -1,0 +1,327 @@
+"""Encoders: the one interface every retriever is evaluated through, and its adapters.
+
+An encoder is anything with BEIR's two methods::
+
+    encode_queries(queries: list[str], batch_size=...) -> np.ndarray   # [n, dim]
+    encode_corpus(corpus: list[dict(title, text)], batch_size=...) -> np.ndarray
+
+plus two optional attributes: ``similarity`` (``"cosine"`` or ``"dot"``; default ``"dot"``, as BEIR's
+``DenseRetrievalExactSearch`` callers usually choose) and ``fingerprint`` (a string that changes whenever
+the model's outputs could change; without it the embedding cache is not used for that object).
+
+:func:`load_encoder` turns a user-facing spec into an encoder: a local sentence-transformers folder, a
+short alias (``all-MiniLM-L6-v2`` → the copy shipped by the PyPI package), a hub name (online only),
+``"module:Class"`` (an importable class built with no arguments), or an object that already has the methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from synrank.errors import ModelError
+from synrank.io import atomic_write_json, sha256_file
+from synrank.paths import cache_dir, resolve_model_alias
+
+logger = logging.getLogger(__name__)
+
+SIMILARITIES = ("cosine", "dot")
+
+# Joining title and text as BEIR's SentenceBERT model does: (title + " " + text).strip().
+TITLE_SEP = " "
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What :func:`synrank.retrieval.search.exact_search` needs from a model."""
+
+    def encode_queries(self, queries: list[str], batch_size: int = ..., **kwargs: Any) -> np.ndarray: ...
+
+    def encode_corpus(self, corpus: list[dict[str, str]], batch_size: int = ...,
+                      **kwargs: Any) -> np.ndarray: ...
+
+
+def document_text(doc: Any, sep: str = TITLE_SEP) -> str:
+    """The string a document is encoded as: ``(title + sep + text).strip()`` (BEIR's rule).
+
+    Accepts a dict with ``text`` (and optional ``title``), a :class:`synrank.data.beir.Document`-like
+    object with ``title``/``text`` attributes, or a plain string.
+    """
+    if isinstance(doc, str):
+        return doc.strip()
+    if isinstance(doc, dict):
+        title, text = doc.get("title"), doc.get("text", "")
+    else:
+        title, text = getattr(doc, "title", None), getattr(doc, "text", "")
+    if title is None:
+        return (text or "").strip()
+    return (title + sep + (text or "")).strip()
+
+
+def encoder_similarity(encoder: Any) -> str:
+    """The similarity an encoder declares (``cosine`` or ``dot``); ``dot`` when it declares none."""
+    sim = getattr(encoder, "similarity", None)
+    if callable(sim) or sim is None:  # e.g. a raw SentenceTransformer's similarity() method
+        sim = getattr(encoder, "similarity_fn_name", None) or "dot"
+    sim = str(sim).lower()
+    aliases = {"cos_sim": "cosine", "cos": "cosine", "dot_score": "dot", "ip": "dot", "inner_product": "dot"}
+    sim = aliases.get(sim, sim)
+    if sim not in SIMILARITIES:
+        raise ModelError(f"encoder {type(encoder).__name__} declares similarity {sim!r}; exact inner-product "
+                         f"search supports only {SIMILARITIES}", hint="use a cosine or dot-product model")
+    return sim
+
+
+def encoder_fingerprint(encoder: Any) -> str | None:
+    fp = getattr(encoder, "fingerprint", None)
+    if callable(fp):
+        fp = fp()
+    return None if fp is None else str(fp)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fingerprints of model folders and in-memory models
+# ---------------------------------------------------------------------------------------------------
+
+_SKIP_FILES = {"README.md", ".gitattributes", ".lock"}
+
+
+def folder_fingerprint(folder: str | os.PathLike) -> str:
+    """sha256 over every file that can change a model's outputs (weights, configs, tokenizer).
+
+    Per-file digests are cached in ``<cache>/fingerprints.json`` keyed by absolute path, size and
+    mtime, so a 90 MB model is hashed once and then fingerprinted in microseconds.
+    """
+    folder = Path(folder).resolve()
+    files = sorted(p for p in folder.rglob("*")
+                   if p.is_file() and p.name not in _SKIP_FILES and not p.name.startswith(".")
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not files:
+        raise ModelError("model folder has no files", folder)
+    memo_path = cache_dir() / "fingerprints.json"
+    try:
+        memo = json.loads(memo_path.read_text("utf-8")) if memo_path.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        memo = {}
+    changed = False
+    total = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+        digest = memo.get(key)
+        if digest is None:
+            digest = sha256_file(p)
+            memo[key] = digest
+            changed = True
+        total.update(f"{p.relative_to(folder).as_posix()}\0{digest}\n".encode())
+    if changed:
+        try:
+            atomic_write_json(memo_path, memo, indent=0)
+        except Exception:  # a read-only cache only costs re-hashing next time
+            logger.debug("could not write %s", memo_path, exc_info=True)
+    return total.hexdigest()
+
+
+def module_fingerprint(model: Any) -> str:
+    """sha256 of an in-memory torch model: architecture, every tensor, and its tokenizer when it has one."""
+    import torch
+
+    h = hashlib.sha256()
+    h.update(repr(model).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        if t.dtype == torch.bfloat16:
+            t = t.view(torch.int16)
+        h.update(t.numpy().tobytes())
+    tok = getattr(model, "tokenizer", None)
+    backend = getattr(tok, "backend_tokenizer", tok)
+    to_str = getattr(backend, "to_str", None)
+    if callable(to_str):
+        h.update(to_str().encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# sentence-transformers adapter
+# ---------------------------------------------------------------------------------------------------
+
+def _has_normalize(model: Any) -> bool:
+    try:
+        from sentence_transformers.sentence_transformer.modules import Normalize
+    except ImportError:  # older sentence-transformers
+        from sentence_transformers.models import Normalize
+    return any(isinstance(m, Normalize) for m in model.children())
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model as an :class:`Encoder`.
+
+    ``name_or_path`` may be a local folder, an alias from :data:`synrank.paths.MODEL_ALIASES`, a hub
+    name (needs network unless already in the Hugging Face cache) or a ready ``SentenceTransformer``.
+
+    Similarity: the model's declared ``similarity_fn_name`` is respected. ``cosine`` is served by
+    L2-normalising embeddings (a no-op for models ending in a Normalize module, such as
+    all-MiniLM-L6-v2) so that inner product equals cosine; ``dot`` uses raw embeddings.
+    Queries and documents go through ``encode_query``/``encode_document`` so a model's configured
+    prompts are applied.
+    """
+
+    def __init__(self, name_or_path: Any, max_length: int | None = None, device: str | None = None,
+                 sep: str = TITLE_SEP, show_progress_bar: bool | None = None, **model_kwargs: Any):
+        from sentence_transformers import SentenceTransformer
+
+        self.sep = sep
+        self.show_progress_bar = show_progress_bar
+        self._folder: Path | None = None
+        if isinstance(name_or_path, SentenceTransformer):
+            self.model = name_or_path
+            self.name = getattr(name_or_path, "model_card_data", None) and \
+                getattr(name_or_path.model_card_data, "model_name", None) or type(name_or_path).__name__
+        else:
+            spec = str(name_or_path)
+            resolved = resolve_model_alias(spec)
+            self.name = spec
+            self.model = _load_sentence_transformer(spec, resolved, device=device, **model_kwargs)
+            if Path(resolved).expanduser().is_dir():
+                self._folder = Path(resolved).expanduser().resolve()
+        if max_length is not None:
+            self.model.max_seq_length = int(max_length)
+        self.max_length = getattr(self.model, "max_seq_length", None)
+        declared = getattr(self.model, "similarity_fn_name", None) or "cosine"
+        if declared not in SIMILARITIES:
+            raise ModelError(f"model {self.name} declares similarity {declared!r}; exact inner-product search "
+                             f"supports only {SIMILARITIES}", self._folder)
+        self.similarity = declared
+        self.normalizes = _has_normalize(self.model)
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Model weights + config digest (files when loaded from a folder, tensors otherwise) and the
+        settings that change outputs (max length, title separator)."""
+        if self._fingerprint is None:
+            base = folder_fingerprint(self._folder) if self._folder else module_fingerprint(self.model)
+            extra = f"|max_length={self.max_length}|sep={self.sep!r}|sim={self.similarity}"
+            self._fingerprint = hashlib.sha256((base + extra).encode()).hexdigest()
+        return self._fingerprint
+
+    def _encode(self, fn_name: str, texts: list[str], batch_size: int, **kwargs: Any) -> np.ndarray:
+        fn = getattr(self.model, fn_name, None) or self.model.encode
+        show = kwargs.pop("show_progress_bar", self.show_progress_bar)
+        kwargs.pop("convert_to_tensor", None)
+        emb = fn(texts, batch_size=batch_size, show_progress_bar=show, convert_to_numpy=True,
+                 normalize_embeddings=self.similarity == "cosine" and not self.normalizes, **kwargs)
+        return np.asarray(emb, dtype=np.float32)
+
+    def encode_queries(self, queries: list[str], batch_size: int = 64, **kwargs: Any) -> np.ndarray:
+        return self._encode("encode_query", list(queries), batch_size, **kwargs)
+
+    def encode_corpus(self, corpus: Sequence[Any], batch_size: int = 64, **kwargs: Any) -> np.ndarray:
+        texts = [document_text(d, self.sep) for d in corpus]
+        return self._encode("encode_document", texts, batch_size, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEncoder({self.name!r}, max_length={self.max_length}, similarity={self.similarity})"
+
+
+def _load_sentence_transformer(spec: str, resolved: str, device: str | None = None, **kwargs: Any) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    path = Path(resolved).expanduser()
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    tried = [f"alias {spec!r} -> {resolved}"] if resolved != spec else []
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError("model path is a file; expected a sentence-transformers folder", path)
+        if not ((path / "modules.json").exists() or (path / "config.json").exists()):
+            raise ModelError("not a sentence-transformers or transformers model folder "
+                             "(no modules.json or config.json)", path,
+                             hint="pass the folder a trainer checkpoint or save_pretrained() wrote")
+        try:
+            return SentenceTransformer(str(path), device=device or "cpu", local_files_only=True, **kwargs)
+        except Exception as exc:
+            raise ModelError(f"cannot load model folder: {type(exc).__name__}: {exc}", path) from exc
+    tried.append(f"local folder {path} (not found)")
+    looks_local = spec.startswith((".", "/", "~")) or os.sep in spec and spec.count("/") > 1
+    if looks_local:
+        raise ModelError(f"model not found; tried {'; '.join(tried)}", spec,
+                         hint="check the path, or pass a hub name such as sentence-transformers/all-MiniLM-L6-v2")
+    try:
+        return SentenceTransformer(spec, device=device or "cpu", local_files_only=offline, **kwargs)
+    except Exception as exc:
+        where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the Hugging Face hub"
+        tried.append(f"hub name {spec!r} in {where}: {type(exc).__name__}")
+        raise ModelError(f"cannot load model {spec!r}; tried {'; '.join(tried)}", spec,
+                         hint="pass a local model folder, a known alias (all-MiniLM-L6-v2), or go online") from exc
+
+
+# ---------------------------------------------------------------------------------------------------
+# load_encoder
+# ---------------------------------------------------------------------------------------------------
+
+def _import_spec(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(f"cannot import module {module_name!r} ({exc})", spec,
+                         hint="the module must be importable from the current environment") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ModelError(f"module {module_name!r} has no attribute {attr!r}", spec)
+        obj = getattr(obj, part)
+    if isinstance(obj, type) or callable(obj) and not _is_encoder(obj):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise ModelError(f"cannot construct {attr} with no arguments: {type(exc).__name__}: {exc}", spec) from exc
+    return obj
+
+
+def _is_encoder(obj: Any) -> bool:
+    return callable(getattr(obj, "encode_queries", None)) and callable(getattr(obj, "encode_corpus", None))
+
+
+def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any:
+    """Turn a model spec into an encoder (see the module docstring for the accepted forms)."""
+    if not isinstance(spec, (str, os.PathLike)):
+        if _is_encoder(spec):
+            encoder_similarity(spec)  # validate early
+            return spec
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:  # pragma: no cover - sentence-transformers is a core dependency
+            SentenceTransformer = ()  # type: ignore[assignment]  # noqa: N806
+        if isinstance(spec, SentenceTransformer):
+            return SentenceTransformerEncoder(spec, max_length=max_length, **kwargs)
+        raise ModelError(f"object of type {type(spec).__name__} is not an encoder: it needs "
+                         "encode_queries(list[str]) and encode_corpus(list[dict])")
+    spec_str = os.fspath(spec)
+    if ":" in spec_str and not Path(spec_str).exists() and "/" not in spec_str.split(":", 1)[0] \
+            and not spec_str.split(":", 1)[0].endswith((".", "~")) and len(spec_str.split(":", 1)[0]) > 1:
+        obj = _import_spec(spec_str)
+        if not _is_encoder(obj):
+            try:
+                from sentence_transformers import SentenceTransformer
+
+                if isinstance(obj, SentenceTransformer):
+                    return SentenceTransformerEncoder(obj, max_length=max_length, **kwargs)
+            except ImportError:  # pragma: no cover
+                pass
+            raise ModelError(f"{spec_str} built a {type(obj).__name__}, which has no encode_queries/encode_corpus",
+                             spec_str)
+        encoder_similarity(obj)
+        return obj
+    return SentenceTransformerEncoder(spec_str, max_length=max_length, **kwargs)
