@@ -14,6 +14,8 @@ What this adds on top of a bare ``pytrec_eval.RelevanceEvaluator(qrels, ...).eva
   relevant (trec_eval ``-l``); nDCG always uses the raw grades as linear gains (trec_eval does not
   apply ``-l`` to nDCG).
 - **MRR@k** is trec_eval's ``recip_rank`` on the run cut at depth k.
+- **Negative grades** (e.g. Cranfield's raw codes) are passed to trec_eval unchanged, which
+  treats them like 0: non-relevant, no gain.
 - **ignore_identical_ids** drops a document whose id equals the query id from the run (as BEIR
   does for ArguAna and Quora, where a query is also a corpus document).
 """
@@ -94,9 +96,6 @@ def _clean_qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
         for doc_id, grade in docs.items():
             if isinstance(grade, bool) or float(grade) != int(grade):
                 raise SynrankError(f"qrels: query {qid!r} document {doc_id!r} has non-integer grade {grade!r}")
-            if int(grade) < 0:
-                raise SynrankError(f"qrels: query {qid!r} document {doc_id!r} has negative grade {grade}; "
-                                   "grades must be >= 0 (0 = judged non-relevant)")
             clean[str(doc_id)] = int(grade)
         out[str(qid)] = clean
     return out
@@ -121,7 +120,7 @@ def evaluate_run(
     """Evaluate ``run`` (``{qid: {docid: score}}``) against ``qrels`` (``{qid: {docid: grade}}``).
 
     See the module docstring for the conventions. Raises :class:`SynrankError` when the qrels judge
-    no query, or a grade/score is unusable (non-integer or negative grade, NaN score).
+    no query, or a grade/score is unusable (non-integer grade, NaN score).
     """
     parsed = parse_measures(measures)
     names = tuple(m.name for m in parsed)

@@ -152,12 +152,19 @@ def test_input_not_mutated():
 @pytest.mark.parametrize("qrels,run,match", [
     ({}, {"q": {"a": 1.0}}, "no query"),
     ({"q": {"a": 1.5}}, {"q": {"a": 1.0}}, "non-integer grade"),
-    ({"q": {"a": -1}}, {"q": {"a": 1.0}}, "negative grade"),
     ({"q": {"a": 1}}, {"q": {"a": float("nan")}}, "NaN"),
 ])
 def test_errors(qrels, run, match):
     with pytest.raises(SynrankError, match=match):
         evaluate_run(qrels, run)
+
+
+def test_negative_grades_count_as_zero():
+    """trec_eval gives a negative grade no gain and never counts it relevant."""
+    qrels_negative = {"q": {"a": -1, "b": 1, "c": 2}}
+    qrels_zero = {"q": {"a": 0, "b": 1, "c": 2}}
+    run = {"q": {"a": 3.0, "b": 2.0, "c": 1.0}}
+    assert evaluate_run(qrels_negative, run).per_query == evaluate_run(qrels_zero, run).per_query
 
 
 def test_bad_threshold_and_measure():
