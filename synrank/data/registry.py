@@ -238,7 +238,7 @@ def resolve_dataset(name_or_path: str | os.PathLike, *, download: bool | None = 
         raise DatasetError(
             f"dataset {name!r} not found; looked in: {looked}; and it cannot be downloaded "
             f"(offline: {exc})",
-            hint=f"fetch {BEIR_URL.format(name=name)} elsewhere and unzip it into one of these folders") from exc
+            hint=f"fetch {BEIR_URL.format(name=name)} on a connected machine and unzip it into one of these folders") from exc
 
 
 class OfflineError(Exception):
@@ -250,7 +250,7 @@ def _open_url(url: str, timeout: float):
     return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - https URL from a constant
 
 
-def download_beir(name: str, target: Path, url_template: str = BEIR_URL) -> Path:
+def download_beir(name: str, target: Path, url_template: str | None = None) -> Path:
     """Download ``{name}.zip`` from BEIR and unpack it atomically into ``target``.
 
     The archive is written to a temporary file, unpacked into a temporary folder beside ``target``
@@ -259,7 +259,7 @@ def download_beir(name: str, target: Path, url_template: str = BEIR_URL) -> Path
     from filelock import FileLock
     from tqdm.auto import tqdm
 
-    url = url_template.format(name=name)
+    url = (url_template or BEIR_URL).format(name=name)
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f".{name}.download.lock")):
         if is_dataset_folder(target):  # another process finished it while we waited
