@@ -213,10 +213,10 @@ def test_trec_dl_bm25_matches_pyserini(shared_datasets, name, expected):
 # agreement with beir's EvaluateRetrieval on a BM25 run of scifact
 
 
-@pytest.fixture(scope="module")
-def scifact_bm25(shared_datasets):
+def bm25_run(folder: Path, k: int = 1000, every: int = 1):
+    """qrels and a BM25 run (bm25s, English stop words) of ``folder``'s judged test queries
+    (every ``every``-th query in id order, to keep a test fast)."""
     bm25s = pytest.importorskip("bm25s")
-    folder = shared_datasets / "scifact"
     ids, texts, queries = [], [], {}
     with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
         for line in fh:
@@ -228,13 +228,19 @@ def scifact_bm25(shared_datasets):
             q = json.loads(line)
             queries[q["_id"]] = q["text"]
     qrels = load_qrels(folder / "qrels" / "test.tsv")
+    qrels = {q: qrels[q] for q in sorted(qrels)[::every]}
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
     qids = sorted(qrels)
     docs, scores = retriever.retrieve(bm25s.tokenize([queries[q] for q in qids], stopwords="en",
-                                                     show_progress=False), k=1000, show_progress=False)
+                                                     show_progress=False), k=k, show_progress=False)
     run = {q: {ids[i]: float(s) for i, s in zip(docs[j], scores[j], strict=True) if s > 0} for j, q in enumerate(qids)}
     return qrels, run
+
+
+@pytest.fixture(scope="module")
+def scifact_bm25(shared_datasets):
+    return bm25_run(shared_datasets / "scifact")
 
 
 def _untie(run):
@@ -292,3 +298,22 @@ def test_documented_differences_from_beir(scifact_bm25):
     mrr = EvaluateRetrieval.evaluate_custom(graded, graded_run, [10], metric="mrr")
     assert mrr["MRR@10"] == 1.0
     assert evaluate_run(graded, graded_run, measures=["MRR@10"], relevance_threshold=2).aggregate["MRR@10"] == 0.5
+
+
+def test_arguana_identical_ids_and_ties_against_beir(shared_datasets):
+    """ArguAna queries are corpus documents: beir's evaluate() drops identical ids by default, which
+    equals ours with ignore_identical_ids=True (the registry's setting for arguana) once ties are
+    ordered the same way. BM25 produces real ties here (duplicate texts), and trec_eval's own
+    tie-break (doc id descending) moves nDCG@10 measurably."""
+    from beir.retrieval.evaluation import EvaluateRetrieval
+
+    qrels, run = bm25_run(shared_datasets / "arguana", k=100, every=3)
+    assert sum(1 for q in run if q in run[q]) > 0.8 * len(qrels)  # the query itself is usually retrieved
+    ours = evaluate_run(qrels, run, measures=["nDCG@10"], ignore_identical_ids=True)
+    kept = evaluate_run(qrels, run, measures=["nDCG@10"], ignore_identical_ids=False)
+    assert ours.n_identical_ids_dropped > 0.8 * len(qrels)
+    assert ours.aggregate["nDCG@10"] > kept.aggregate["nDCG@10"] + 0.05
+    beir_untied, *_ = EvaluateRetrieval.evaluate(qrels, _untie(run), [10])
+    assert ours.aggregate["nDCG@10"] == pytest.approx(beir_untied["NDCG@10"], abs=6e-6)
+    beir_raw, *_ = EvaluateRetrieval.evaluate(qrels, copy.deepcopy(run), [10])
+    assert abs(beir_raw["NDCG@10"] - ours.aggregate["nDCG@10"]) > 1e-4  # trec_eval's tie-break differs
