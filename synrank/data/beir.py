@@ -208,8 +208,17 @@ def _string_field(rec: dict, key: str, path: Path, lineno: int, required: bool) 
     return value
 
 
+_LOGGED: set[str] = set()
+
+
 def _warn(warnings: list[str], message: str) -> None:
-    logger.warning(message)
+    """Record a tolerated quirk; log it at WARNING the first time in this process, then at DEBUG
+    (a benchmark loading the same dataset for ten models should not repeat it ten times)."""
+    if message in _LOGGED:
+        logger.debug(message)
+    else:
+        _LOGGED.add(message)
+        logger.warning(message)
     warnings.append(message)
 
 

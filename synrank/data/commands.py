@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run every data check (JSON lines, ids, duplicates, empty texts, qrels header, "
                     "columns, grades, unknown ids, rerank run) on DIR. Exit 0 when valid; otherwise "
                     "print the first problem as FILE:LINE: message and exit 2.")
-    p.add_argument("dir", type=Path, help="dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
+    p.add_argument("dir", help="dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), or the name "
+                               "of a dataset in the search path")
     p.add_argument("--name", help="use the built-in metadata of this dataset name (default: the folder name)")
     p.set_defaults(func=cmd_validate)
 
@@ -88,6 +89,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     # Warnings are collected into the report and printed once there.
     logging.getLogger("synrank.data").setLevel(logging.ERROR)
-    report = validate_folder(args.dir, name=args.name)
+    folder = Path(args.dir).expanduser()
+    if not folder.is_dir():
+        from synrank.data.registry import resolve_dataset
+
+        folder = resolve_dataset(args.dir, download=False)
+    report = validate_folder(folder, name=args.name)
     print(report.to_text())
     return 0

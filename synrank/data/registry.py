@@ -40,12 +40,12 @@ BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{
 #: considered offline (or the download stalled).
 NETWORK_TIMEOUT = 15.0
 
-#: Datasets BEIR publishes as ``{name}.zip`` (Thakur et al., 2021; beir-cellar/beir README). Only
-#: these names are ever downloaded; anything else must be found locally.
+#: Datasets BEIR publishes as ``{name}.zip`` in BEIR layout (Thakur et al., 2021; the table of the
+#: beir-cellar/beir README). Only these names are ever downloaded; anything else must be found
+#: locally. CQADupStack is left out: its archive nests one BEIR folder per forum.
 BEIR_DOWNLOADABLE = frozenset({
     "msmarco", "trec-covid", "nfcorpus", "nq", "hotpotqa", "fiqa", "arguana", "webis-touche2020",
-    "cqadupstack", "quora", "dbpedia-entity", "scidocs", "fever", "climate-fever", "scifact",
-    "germanquad", "mmarco", "msmarco-v2", "vihealthqa",
+    "quora", "dbpedia-entity", "scidocs", "fever", "climate-fever", "scifact",
 })
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -184,8 +184,8 @@ def info_for_folder(path: str | Path, name: str | None = None) -> DatasetInfo:
 
 
 def _looks_like_path(text: str) -> bool:
-    return (os.sep in text or (os.altsep or os.sep) in text or text.startswith((".", "~"))
-            or Path(text).expanduser().is_dir())
+    """True for anything but a bare name: separators, ``.``/``~`` prefixes."""
+    return os.sep in text or (os.altsep or os.sep) in text or text.startswith((".", "~"))
 
 
 def find_local(name: str, search_path: Iterable[Path] | None = None) -> Path | None:
@@ -219,6 +219,8 @@ def resolve_dataset(name_or_path: str | os.PathLike, *, download: bool | None = 
     found = find_local(name, search)
     if found is not None:
         return found
+    if is_dataset_folder(Path(name)):  # a bare relative path to a folder in the working directory
+        return Path(name)
     looked = ", ".join(str(Path(p) / name) for p in search)
     if download is None:
         download = not os.environ.get("SYNRANK_OFFLINE")

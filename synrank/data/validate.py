@@ -112,14 +112,14 @@ def validate_folder(path: str | os.PathLike, name: str | None = None) -> Validat
             without_relevant_at_threshold=sum(
                 1 for d in qrels.values() if max(d.values()) < info.relevance_threshold))
     if info.rerank_run is not None and corpus is not None:
-        warnings.extend(_check_rerank_run(info.rerank_run, queries, corpus))
+        _check_rerank_run(info.rerank_run, queries, corpus)
     if info.splits and not info.default_split:
         warnings.append(f"{qrels_dir}: several splits and none named 'test': pass a split explicitly")
     return ValidationReport(info=info, documents=None if corpus is None else len(corpus),
                             queries=len(queries), splits=splits, checksums=checksums, warnings=warnings)
 
 
-def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> list[str]:
+def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> None:
     """The shipped first-stage run must name known queries and documents (6 columns, TREC format)."""
     unknown_q = unknown_d = 0
     with open(run, encoding="utf-8-sig") as f:
@@ -139,4 +139,3 @@ def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> list[str]:
     if unknown_q or unknown_d:
         raise DatasetError(f"{RERANK_RUN_FILE} names {unknown_q} unknown query and {unknown_d} unknown "
                            f"document row(s)", run, hint="every candidate must be in the queries and corpus")
-    return []

@@ -246,3 +246,11 @@ def test_read_corpus_plain_json_equivalence(shared_datasets):
         expected = [json.loads(line) for line in f]
     assert [(d.doc_id, d.title, d.text) for d in corpus.values()] == [
         (r["_id"], r.get("title", ""), r["text"]) for r in expected]
+
+
+def test_repeated_loads_log_a_quirk_once(make_dataset, caplog):
+    root = make_dataset("trec-dl-2020", qrels=_qrels(*GOOD_ROWS, "q2\tx1\t0"))
+    with caplog.at_level(logging.WARNING, logger="synrank.data"):
+        first, second = load_folder(root), load_folder(root)
+    assert len(caplog.records) == 1
+    assert first.warnings == second.warnings and len(first.warnings) == 1

@@ -239,3 +239,17 @@ def test_quick_counts_agree_with_loading(shared_datasets):
             qrels = load_dataset(info, split=split, corpus=False).qrels
             assert counts["splits"][split] == {"judged_queries": len(qrels),
                                                "qrels": sum(len(d) for d in qrels.values())}
+
+
+def test_bare_name_prefers_search_path_over_working_directory(search, tmp_path, monkeypatch):
+    first, _, _ = search
+    write_dataset(tmp_path / "cwd" / "toy")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert resolve_dataset("toy") == Path("toy")  # not in the search path: the local folder
+    write_dataset(first / "toy")
+    assert resolve_dataset("toy") == first / "toy"
+
+
+def test_invalid_names_are_rejected(search):
+    with pytest.raises(DatasetError, match="invalid dataset name"):
+        resolve_dataset("bad name!")

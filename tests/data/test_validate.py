@@ -103,3 +103,8 @@ def test_cli_datasets_lists_with_counts(shared_datasets, capsys, monkeypatch, ma
     assert by_name["scifact"]["splits"] == {"test": {"judged_queries": 300, "qrels": 339},
                                             "train": {"judged_queries": 809, "qrels": 919}}
     assert by_name["quora"]["ignore_identical_ids"] is True
+
+
+def test_cli_validate_accepts_a_dataset_name(shared_datasets, capsys):
+    assert main(["validate", "scifact"]) == 0
+    assert f"scifact ({shared_datasets / 'scifact'}): valid" in capsys.readouterr().out
