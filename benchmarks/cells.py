@@ -1,0 +1,328 @@
+"""One benchmark cell (model x dataset) and one training cell, each cached by a config hash.
+
+A cell folder ``results/<suite>/cells/<model>/<dataset>/`` holds the evaluation artifacts
+(``run.trec.gz``, ``per_query.tsv``, ``metrics.json``) and, written last and atomically, the
+completion marker ``cell.json`` (cell config, its hash, timings, dataset checksums, subsample). A
+rerun skips a cell whose marker carries the same config hash; a crash leaves no marker, so only the
+cell in progress is recomputed. Training cells ``results/<suite>/train/<model>/`` work the same way
+with ``train.json`` as the marker and the trainer's own checkpoints for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec
+from synrank.errors import ModelError, SynrankError, TrainingError
+from synrank.io import atomic_write_json
+from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
+
+logger = logging.getLogger(__name__)
+
+CELL_MARKER = "cell.json"
+TRAIN_MARKER = "train.json"
+#: Bump when the meaning of a cell's artifacts changes, so old caches are recomputed.
+CELL_SCHEMA = "synrank.benchmark-cell/v1"
+
+
+@dataclass
+class CellOutcome:
+    model: str
+    dataset: str
+    status: str  # "computed" | "cached" | "failed"
+    seconds: float
+    config_hash: str
+    folder: Path
+    error: str | None = None
+
+
+def read_marker(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        logger.warning("%s: unreadable completion marker, recomputing", path)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Model specs and fingerprints
+# ---------------------------------------------------------------------------------------------------
+
+def resolve_model_spec(spec: str, base_dir: Path | None = None) -> str:
+    """Make a model folder given as a relative path absolute (looked up against ``base_dir``, then the
+    working directory); aliases, hub names and ``module:Class`` specs are returned unchanged."""
+    p = Path(spec).expanduser()
+    if p.is_absolute():
+        return str(p)
+    for root in ([base_dir] if base_dir is not None else []) + [Path.cwd()]:
+        if (root / p).is_dir():
+            return str((root / p).resolve())
+    return spec
+
+
+def model_fingerprint(spec: str) -> dict[str, Any]:
+    """What identifies a model's outputs: a folder's content hash, else the spec itself."""
+    from synrank.paths import resolve_model_alias
+    from synrank.retrieval.encoders import folder_fingerprint
+
+    resolved = resolve_model_alias(spec)
+    if Path(resolved).is_dir():
+        return {"spec": spec, "kind": "folder", "sha256": folder_fingerprint(resolved)}
+    if ":" in spec and not Path(spec).exists():
+        module = spec.split(":", 1)[0]
+        info: dict[str, Any] = {"spec": spec, "kind": "class"}
+        try:
+            import importlib.util
+
+            from synrank.io import sha256_file
+
+            found = importlib.util.find_spec(module)
+            if found is not None and found.origin and Path(found.origin).is_file():
+                info["module_sha256"] = sha256_file(found.origin)
+        except (ImportError, ValueError):
+            pass
+        return info
+    return {"spec": spec, "kind": "hub"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dataset loading with a recorded, seeded subsample
+# ---------------------------------------------------------------------------------------------------
+
+def dataset_identity(ds: DatasetSpec) -> dict[str, Any]:
+    from synrank.data import dataset_info
+
+    info = dataset_info(ds.name)
+    split = ds.split or info.default_split
+    mode = ds.mode
+    if mode == "auto":
+        mode = "rerank" if info.rerank_run is not None else "full"
+    if mode == "rerank" and info.rerank_run is None:
+        raise SynrankError(f"dataset {ds.name!r}: mode 'rerank' but it ships no first-stage run "
+                           f"(looked for {info.path}/bm25_top100.trec); use mode 'full' or 'auto'")
+    return {"name": info.name, "split": split, "mode": mode, "max_queries": ds.max_queries,
+            "sample_seed": ds.sample_seed if ds.max_queries else None, "top_k": ds.top_k}
+
+
+def load_cell_dataset(ds: DatasetSpec):
+    """Load the split; with ``max_queries`` keep a seeded random subset of the judged queries."""
+    from synrank.data import load_dataset
+
+    ident = dataset_identity(ds)
+    data = load_dataset(ds.name, split=ident["split"])
+    subsample = None
+    judged = sorted(data.qrels)
+    if ds.max_queries is not None and len(judged) > ds.max_queries:
+        keep = sorted(random.Random(ds.sample_seed).sample(judged, ds.max_queries))
+        keep_set = set(keep)
+        data = dataclasses.replace(
+            data, qrels={q: d for q, d in data.qrels.items() if q in keep_set},
+            queries={q: t for q, t in data.queries.items() if q in keep_set})
+        subsample = {"n_judged_queries": len(judged), "kept": len(keep), "seed": ds.sample_seed,
+                     "method": "random.Random(seed).sample(sorted judged query ids, max_queries)",
+                     "query_ids": keep}
+    return data, ident, subsample
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evaluation cells
+# ---------------------------------------------------------------------------------------------------
+
+def _bm25_cell(variant: VariantSpec, data, ident: dict[str, Any], folder: Path, top_k: int,
+               timings: Timings) -> dict[str, Any]:
+    """BM25 reference row: full mode searches the corpus with :class:`BM25Index`; rerank mode scores
+    the shipped first-stage run as it is (it *is* the BM25 top-100 the rerankers start from)."""
+    from synrank.data.trec import read_run, write_run
+    from synrank.evaluation.evaluator import evaluate_run, write_per_query_tsv
+    from synrank.retrieval.bm25 import BM25Index
+
+    info = data.info
+    queries = data.judged_queries()
+    if ident["mode"] == "rerank":
+        with timings.measure("retrieve"):
+            first = read_run(info.rerank_run)
+            run = {q: first.get(q, {}) for q in queries}
+        method = {"kind": "first-stage-run", "file": info.rerank_run.name}
+    else:
+        assert variant.bm25 is not None
+        with timings.measure("index"):
+            index = BM25Index(data.corpus, k1=variant.bm25.k1, b=variant.bm25.b)
+        with timings.measure("retrieve"):
+            run = index.search(queries, top_k=top_k, ignore_identical_ids=info.ignore_identical_ids)
+        method = {"kind": "bm25", **index.config}
+    with timings.measure("evaluate"):
+        result = evaluate_run(data.qrels, run, relevance_threshold=info.relevance_threshold,
+                              ignore_identical_ids=info.ignore_identical_ids)
+    write_run(run, folder / "run.trec.gz", tag=variant.name)
+    write_per_query_tsv(result, folder / "per_query.tsv")
+    return {"aggregate": result.aggregate, "n_queries": result.n_queries, "retrieval": method,
+            "evaluation": result.summary()}
+
+
+def _model_cell(model_spec: str, variant: VariantSpec, data, ident: dict[str, Any], folder: Path,
+                top_k: int, batch_size: int) -> dict[str, Any]:
+    try:
+        from synrank.evaluation.pipeline import evaluate_model
+    except ImportError as exc:  # the retrieval area has not landed in this checkout
+        raise SynrankError(f"synrank.evaluation.pipeline is not available ({exc}); cannot evaluate "
+                           f"model {variant.name!r}") from exc
+    kwargs: dict[str, Any] = {}
+    if variant.max_length is not None:
+        kwargs["max_length"] = variant.max_length
+    res = evaluate_model(model_spec, data, split=ident["split"], output_dir=folder, mode=ident["mode"],
+                         top_k=top_k, batch_size=variant.batch_size or batch_size, name=variant.name,
+                         **kwargs)
+    return {"aggregate": dict(res.aggregate), "n_queries": res.n_queries,
+            "pipeline_config_hash": res.config_hash, "pipeline_timings": dict(res.timings)}
+
+
+def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path, *,
+             model_spec: str | None, model_identity: dict[str, Any], overwrite: bool = False) -> CellOutcome:
+    """Compute one (model, dataset) cell unless its marker says it is done with the same config."""
+    ident = dataset_identity(ds)
+    top_k = ds.top_k or suite.top_k
+    cell_config = {"schema": CELL_SCHEMA, "model": model_identity, "dataset": ident, "top_k": top_k}
+    chash = config_hash(cell_config)
+    folder = results / "cells" / variant.name / ds.key
+    marker_path = folder / CELL_MARKER
+    marker = read_marker(marker_path)
+    if marker is not None and marker.get("config_hash") == chash and not overwrite:
+        return CellOutcome(variant.name, ds.key, "cached", 0.0, chash, folder)
+    if marker is not None:
+        why = "--overwrite" if overwrite else "its config changed"
+        logger.info("recomputing %s/%s (%s)", variant.name, ds.key, why)
+    marker_path.unlink(missing_ok=True)  # never leave an old marker beside new, partial artifacts
+    folder.mkdir(parents=True, exist_ok=True)
+    timings = Timings()
+    start = time.perf_counter()
+    try:
+        with timings.measure("load_dataset"):
+            data, ident, subsample = load_cell_dataset(ds)
+        if variant.kind == "bm25":
+            out = _bm25_cell(variant, data, ident, folder, top_k, timings)
+            # The pipeline writes metrics.json for model cells; BM25 cells get the same core fields.
+            atomic_write_json(folder / "metrics.json", {
+                "name": variant.name, "dataset": {"name": ident["name"], "split": ident["split"],
+                                                  "sha256": data.sha256(), "checksums": data.checksums},
+                "mode": ident["mode"], "aggregate": out["aggregate"], "n_queries": out["n_queries"],
+                "config": {"model": model_identity, "retrieval": out["retrieval"], "top_k": top_k},
+                "config_hash": chash, "evaluation": out["evaluation"], "timings": dict(timings),
+                **environment()})
+        else:
+            assert model_spec is not None
+            with timings.measure("evaluate_model"):
+                out = _model_cell(model_spec, variant, data, ident, folder, top_k, suite.batch_size)
+    except SynrankError as exc:
+        logger.error("cell %s/%s failed: %s", variant.name, ds.key, exc)
+        return CellOutcome(variant.name, ds.key, "failed", time.perf_counter() - start, chash, folder, str(exc))
+    seconds = round(time.perf_counter() - start, 3)
+    atomic_write_json(marker_path, {
+        "schema": CELL_SCHEMA, "suite": suite.name, "model": variant.name, "variant": variant.label,
+        "base": variant.base, "kind": variant.kind, "dataset": ds.key, "split": ident["split"],
+        "mode": ident["mode"], "config": cell_config, "config_hash": chash,
+        "dataset_sha256": data.sha256(), "dataset_checksums": data.checksums, "subsample": subsample,
+        "n_queries": out["n_queries"], "aggregate": out["aggregate"],
+        "pipeline_config_hash": out.get("pipeline_config_hash"),
+        "timings": {**dict(timings), "total": seconds}, "peak_rss_mb": round(peak_rss_mb(), 1),
+        "batch_size": variant.batch_size or suite.batch_size,
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    return CellOutcome(variant.name, ds.key, "computed", seconds, chash, folder)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training cells
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainOutcome:
+    model: str
+    status: str  # "computed" | "cached" | "resumed"
+    seconds: float
+    config_hash: str
+    checkpoint: Path
+
+
+def train_config_dict(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[str, Any], Path]:
+    """The variant's training config, validated, with overrides applied and data paths absolute."""
+    from synrank.training.config import load_train_config
+
+    assert variant.train is not None
+    path = suite.resolve(variant.train)
+    cfg = load_train_config(path, overrides=dict(variant.train_overrides) or None)
+    return cfg.to_dict(), path
+
+
+def _trained_model_dir(output: Path) -> Path:
+    """The sentence-transformers folder the trainer leaves in ``output`` (``modules.json`` marks it)."""
+    for cand in (output, output / "final", output / "model"):
+        if (cand / "modules.json").exists():
+            return cand
+    raise TrainingError("training finished but left no sentence-transformers folder (modules.json)", output,
+                        hint="see the trainer's log above; delete the folder and rerun with --overwrite")
+
+
+def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, overwrite: bool = False,
+                 ) -> TrainOutcome:
+    """Train ``variant`` (or reuse a finished run with the same config; resume an interrupted one)."""
+    cfg, source = train_config_dict(suite, variant)
+    cfg.pop("output", None)
+    thash = config_hash({"schema": "synrank.benchmark-train/v1", "train": cfg})
+    folder = results / "train" / variant.name
+    marker_path = folder / TRAIN_MARKER
+    output = folder / "model"
+    marker = read_marker(marker_path)
+    if marker is not None and marker.get("config_hash") == thash and not overwrite:
+        return TrainOutcome(variant.name, "cached", 0.0, thash, _trained_model_dir(output))
+    marker_path.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    started_before = read_marker(folder / "train.started.json")
+    resume = (not overwrite and started_before is not None and started_before.get("config_hash") == thash
+              and output.exists())
+    if not resume and output.exists():
+        import shutil
+
+        shutil.rmtree(output)
+    config_file = folder / "train_config.json"
+    atomic_write_json(config_file, {**cfg, "output": str(output)})
+    atomic_write_json(folder / "train.started.json", {"config_hash": thash, "source": str(source)})
+    cmd = [sys.executable, "-m", "synrank.cli", "train", "--config", str(config_file), "--output", str(output)]
+    if resume:
+        cmd.append("--resume")
+    logger.info("training %s (%s)%s", variant.name, source, " — resuming" if resume else "")
+    env = {**os.environ, **suite.env}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, check=False)
+    seconds = round(time.perf_counter() - start, 3)
+    if proc.returncode != 0:
+        raise TrainingError(f"training {variant.name!r} failed (exit {proc.returncode})", source,
+                            hint=f"command: {' '.join(cmd)}; rerunning the suite resumes from the last checkpoint")
+    model_dir = _trained_model_dir(output)
+    atomic_write_json(marker_path, {
+        "schema": "synrank.benchmark-train/v1", "model": variant.name, "config_source": str(source),
+        "config": cfg, "config_hash": thash, "checkpoint": str(model_dir.relative_to(results)),
+        "resumed": resume, "timings": {"train": seconds},
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **environment(),
+    })
+    return TrainOutcome(variant.name, "resumed" if resume else "computed", seconds, thash, model_dir)
+
+
+def check_model_loadable(spec: str) -> None:
+    """Fail early with a clear message when a plug-in model cannot even be resolved."""
+    from synrank.paths import resolve_model_alias
+
+    resolved = resolve_model_alias(spec)
+    if Path(resolved).exists() and not Path(resolved).is_dir():
+        raise ModelError("a model must be a folder, a hub name or module:Class", resolved)

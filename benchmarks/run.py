@@ -1,0 +1,384 @@
+"""Run a benchmark suite: ``python -m benchmarks.run --suite {smoke,cpu,paper} [options]``.
+
+Trains the suite's training variants, evaluates every (model, dataset) cell, then writes the
+leaderboard (``results/<suite>/leaderboard.{csv,md}``, ``plots/``) and ``manifest.json``. Cells and
+training runs are cached by config hash, so a rerun only computes what is missing or changed;
+``--overwrite`` recomputes. A lock on the results folder keeps two runs from writing it at once.
+
+Plug in a model as one more row (nothing else is retrained)::
+
+    python -m benchmarks.run --suite cpu --model PATH_OR_NAME --name NAME
+
+``PATH_OR_NAME`` is a sentence-transformers folder, a hub name (when online), or an importable
+``module:Class`` with ``encode_queries`` / ``encode_corpus``. Plug-ins are remembered in
+``results/<suite>/plugins.json`` and stay on the leaderboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from benchmarks.cells import (  # noqa: E402
+    CellOutcome,
+    TrainOutcome,
+    model_fingerprint,
+    read_marker,
+    resolve_model_spec,
+    run_cell,
+    run_training,
+    train_config_dict,
+)
+from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
+from synrank.errors import ConfigError, SynrankError  # noqa: E402
+from synrank.io import atomic_write_json, folder_lock  # noqa: E402
+from synrank.provenance import config_hash, environment  # noqa: E402
+
+logger = logging.getLogger("benchmarks.run")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLUGINS_FILE = "plugins.json"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Preflight: everything that can be checked before hours of work start
+# ---------------------------------------------------------------------------------------------------
+
+def _hub_model_available(name: str) -> bool:
+    """True when a hub model can be loaded here: already in the local cache, or the hub is reachable."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    for fname in ("modules.json", "config.json"):
+        hit = try_to_load_from_cache(name, fname)
+        if isinstance(hit, str):
+            return True
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True") or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return False
+    try:
+        import httpx
+
+        return httpx.head(f"https://huggingface.co/api/models/{name}", timeout=5.0).status_code == 200
+    except Exception:
+        return False
+
+
+def _beir_reachable() -> bool:
+    if os.environ.get("SYNRANK_OFFLINE"):
+        return False
+    try:
+        import httpx
+
+        httpx.head("https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/", timeout=5.0)
+        return True
+    except Exception:
+        return False
+
+
+def _dataset_problem(name: str, need_corpus: bool, beir_online: bool | None) -> tuple[str | None, bool | None]:
+    """None when dataset ``name`` is usable here, else why not. Returns the (cached) reachability."""
+    from synrank.data.registry import BEIR_DOWNLOADABLE, dataset_info, find_local
+
+    local = find_local(name) if not Path(name).is_dir() else Path(name)
+    if local is None:
+        if name in BEIR_DOWNLOADABLE:
+            if beir_online is None:
+                beir_online = _beir_reachable()
+            if beir_online:
+                return None, beir_online  # the registry downloads it on first use
+            return f"dataset {name!r}: not found locally and BEIR's server is unreachable (download)", beir_online
+        return f"dataset {name!r}: not found in the dataset search path", beir_online
+    if need_corpus and not dataset_info(local).has_corpus:
+        return f"dataset {name!r}: {local} has no corpus.jsonl", beir_online
+    return None, beir_online
+
+
+def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[str]) -> None:
+    """Raise one :class:`SynrankError` listing everything missing (GPUs, models, datasets, modules)."""
+    import importlib.util
+
+    missing: list[str] = []
+    req = suite.requires
+    if req.gpus:
+        try:
+            import torch
+
+            have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        except ImportError:
+            have = 0
+        if have < req.gpus:
+            missing.append(f"GPUs: need {req.gpus}, found {have}")
+    for name in req.models:
+        if not _hub_model_available(name):
+            missing.append(f"hub model {name!r}: not in the local Hugging Face cache and the hub is unreachable")
+    for mod in req.modules:
+        if importlib.util.find_spec(mod) is None:
+            missing.append(f"python module {mod!r}: not installed")
+    for p in req.paths:
+        if not suite.resolve(p).exists():
+            missing.append(f"file {suite.resolve(p)}: does not exist")
+    online: bool | None = None
+    for name in dict.fromkeys([*req.datasets, *datasets]):
+        problem, online = _dataset_problem(name, True, online)
+        if problem:
+            missing.append(problem)
+    for v in variants:
+        if v.kind == "train":
+            try:
+                train_config_dict(suite, v)
+            except SynrankError as exc:
+                missing.append(f"variant {v.name!r}: {exc}")
+    if missing:
+        raise SynrankError(
+            f"suite {suite.name!r} cannot run on this machine; missing:\n  - " + "\n  - ".join(missing)
+            + "\n(nothing was run; see the suite file's comments for how to provide these)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Plug-ins
+# ---------------------------------------------------------------------------------------------------
+
+def load_plugins(results: Path) -> dict[str, dict[str, Any]]:
+    data = read_marker(results / PLUGINS_FILE)
+    return dict(data.get("models", {})) if data else {}
+
+
+def plugin_variant(name: str, entry: dict[str, Any]) -> VariantSpec:
+    return VariantSpec(name=name, model=entry["model"], variant=entry.get("variant") or "plug-in",
+                       base=entry.get("base"), baseline=entry.get("baseline"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------------
+
+def default_results_dir(suite: SuiteConfig) -> Path:
+    return REPO_ROOT / "results" / suite.name
+
+
+def _select(items: list[str], wanted: list[str] | None, what: str) -> list[str]:
+    if not wanted:
+        return items
+    unknown = [w for w in wanted if w not in items]
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {unknown}", hint=f"the suite has: {', '.join(items)}")
+    return [i for i in items if i in wanted]
+
+
+def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = None,
+              datasets: list[str] | None = None, overwrite: bool = False, plugin: tuple[str, str] | None = None,
+              plugin_baseline: str | None = None, argv: list[str] | None = None,
+              skip_preflight: bool = False) -> dict[str, Any]:
+    """Run (the selected part of) ``suite`` into ``results``; returns a summary (also in manifest.json)."""
+    t0 = time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for k, v in suite.env.items():
+        os.environ.setdefault(k, v)
+    all_datasets = [d.key for d in suite.datasets]
+    ds_selected = _select(all_datasets, datasets, "dataset")
+    suite_names = [v.name for v in suite.variants]
+    results.mkdir(parents=True, exist_ok=True)
+    with folder_lock(results, what="results folder"):
+        plugins = load_plugins(results)
+        if plugin is not None:
+            name, spec = plugin
+            if name in suite_names:
+                raise ConfigError(f"--name {name!r} is already a variant of suite {suite.name!r}",
+                                  hint="choose another name for the plug-in row")
+            baseline = plugin_baseline or suite.baseline
+            if baseline not in suite_names and baseline not in plugins:
+                raise ConfigError(f"--baseline {baseline!r} is not a model of this suite")
+            spec = resolve_model_spec(spec)
+            plugins[name] = {"model": spec, "baseline": baseline,
+                             "added_utc": plugins.get(name, {}).get("added_utc", started)}
+            atomic_write_json(results / PLUGINS_FILE, {"models": plugins})
+            to_run = [plugin_variant(name, plugins[name])]
+        else:
+            to_run = [suite.variant(n) for n in _select(suite_names, models, "model")]
+        if not skip_preflight:
+            preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected])
+
+        trainings: list[TrainOutcome] = []
+        outcomes: list[CellOutcome] = []
+        failures: list[str] = []
+        ds_specs = [d for d in suite.datasets if d.key in ds_selected]
+        for v in to_run:
+            spec: str | None = None
+            identity: dict[str, Any]
+            if v.kind == "bm25":
+                identity = {"kind": "bm25", **dataclasses.asdict(v.bm25)}
+            elif v.kind == "train":
+                try:
+                    tr = run_training(suite, v, results, overwrite=overwrite)
+                except SynrankError as exc:
+                    logger.error("%s", exc)
+                    failures.append(f"train {v.name}: {exc}")
+                    continue
+                trainings.append(tr)
+                _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
+                spec = str(tr.checkpoint)
+                identity = {"kind": "trained", "train_config_hash": tr.config_hash, **model_fingerprint(spec)}
+                identity["spec"] = str(tr.checkpoint.relative_to(results))
+            else:
+                assert v.model is not None
+                spec = resolve_model_spec(v.model, Path(suite.source) if suite.source else None)
+                try:
+                    identity = model_fingerprint(spec)
+                except SynrankError as exc:
+                    failures.append(f"model {v.name}: {exc}")
+                    continue
+            for ds in ds_specs:
+                out = run_cell(suite, v, ds, results, model_spec=spec, model_identity=identity, overwrite=overwrite)
+                outcomes.append(out)
+                _report(f"{v.name} × {ds.key}: {out.status}" + (f" ({out.seconds:.1f} s)" if out.seconds else "")
+                        + (f" — {out.error}" if out.error else ""))
+                if out.status == "failed":
+                    failures.append(f"{v.name}/{ds.key}: {out.error}")
+
+        board_models = suite_names + [p for p in plugins if p not in suite_names]
+        baselines = {v.name: suite.baseline_of(v.name) for v in suite.variants}
+        baselines.update({p: e.get("baseline") or suite.baseline for p, e in plugins.items()})
+        from benchmarks.leaderboard import write_leaderboard
+
+        notes = _subsample_notes(suite)
+        board = write_leaderboard(suite, results, board_models, baselines, all_datasets, notes=notes)
+        wall = round(time.perf_counter() - t0, 3)
+        manifest = _manifest(suite, results, board_models, all_datasets, trainings, outcomes, failures,
+                             started, wall, argv, plugins)
+        atomic_write_json(results / "manifest.json", manifest)
+    return {"wall_seconds": wall, "outcomes": outcomes, "trainings": trainings, "failures": failures,
+            "leaderboard": board}
+
+
+def _subsample_notes(suite: SuiteConfig) -> list[str]:
+    notes = []
+    for d in suite.datasets:
+        if d.max_queries:
+            notes.append(f"{d.key}: a seeded random subset of at most {d.max_queries} judged queries "
+                         f"(seed {d.sample_seed}); the ids are listed in each cell's cell.json")
+    return notes
+
+
+def _manifest(suite: SuiteConfig, results: Path, models: list[str], datasets: list[str],
+              trainings: list[TrainOutcome], outcomes: list[CellOutcome], failures: list[str], started: str,
+              wall: float, argv: list[str] | None, plugins: dict[str, Any]) -> dict[str, Any]:
+    from benchmarks.cells import CELL_MARKER, TRAIN_MARKER
+
+    suite_dict = dataclasses.asdict(suite)
+    suite_dict.pop("source", None)
+    this_run = {f"{o.model}/{o.dataset}": o.status for o in outcomes}
+    cells, train = [], []
+    for m in models:
+        tm = read_marker(results / "train" / m / TRAIN_MARKER)
+        if tm:
+            train.append({"model": m, "config_hash": tm["config_hash"], "seconds": tm["timings"]["train"],
+                          "seed": tm["config"].get("seed"), "max_steps": tm["config"].get("max_steps"),
+                          "config_source": tm.get("config_source"), "finished_utc": tm.get("finished_utc"),
+                          "this_invocation": next((t.status for t in trainings if t.model == m), "not run")})
+        for d in datasets:
+            cm = read_marker(results / "cells" / m / d / CELL_MARKER)
+            if cm:
+                cells.append({"model": m, "dataset": d, "config_hash": cm["config_hash"],
+                              "seconds": cm["timings"].get("total"), "timings": cm["timings"],
+                              "n_queries": cm["n_queries"], "dataset_sha256": cm["dataset_sha256"],
+                              "subsampled": bool(cm.get("subsample")), "finished_utc": cm.get("finished_utc"),
+                              "this_invocation": this_run.get(f"{m}/{d}", "not run")})
+    previous = read_marker(results / "manifest.json") or {}
+    history = list(previous.get("invocations", []))
+    history.append({"argv": argv, "started_utc": started, "wall_seconds": wall,
+                    "computed": sum(o.status == "computed" for o in outcomes),
+                    "cached": sum(o.status == "cached" for o in outcomes),
+                    "failed": sum(o.status == "failed" for o in outcomes),
+                    "trained": sum(t.status != "cached" for t in trainings), "failures": failures})
+    dataset_sums = {c["dataset"]: c["dataset_sha256"] for c in cells}
+    return {
+        "schema": "synrank.benchmark-manifest/v1",
+        "suite": suite_dict, "suite_hash": config_hash(suite_dict), "plugins": plugins,
+        "seeds": {"significance": suite.significance.seed,
+                  "subsample": {d.key: d.sample_seed for d in suite.datasets if d.max_queries},
+                  "training": {t["model"]: t["seed"] for t in train}},
+        "dataset_sha256": dataset_sums,
+        "timings": {"this_invocation_wall_seconds": wall,
+                    "cells_seconds_total": round(sum(c["seconds"] or 0 for c in cells), 3),
+                    "training_seconds_total": round(sum(t["seconds"] for t in train), 3)},
+        "training": train, "cells": cells, "invocations": history, **environment(),
+    }
+
+
+def _report(line: str) -> None:
+    print(line, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", required=True, help="smoke, cpu, paper, or a suite file path")
+    p.add_argument("--models", nargs="+", metavar="NAME", help="run only these variants of the suite")
+    p.add_argument("--datasets", nargs="+", metavar="NAME", help="run only these datasets of the suite")
+    p.add_argument("--overwrite", action="store_true", help="recompute cells and training runs even if cached")
+    p.add_argument("--model", metavar="PATH_OR_NAME", help="plug in one model as an extra row (needs --name)")
+    p.add_argument("--name", help="leaderboard name of the --model row")
+    p.add_argument("--baseline", help="the row the --model row is tested against (default: the suite's)")
+    p.add_argument("--results", type=Path, help="results folder (default: results/<suite>)")
+    p.add_argument("--preflight", action="store_true", help="only check that the suite can run here")
+    p.add_argument("--report-only", action="store_true", help="only rebuild the leaderboard from finished cells")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if (args.model is None) != (args.name is None):
+            raise ConfigError("--model and --name go together", hint="e.g. --model ./my-ckpt --name mine")
+        suite = load_suite(args.suite)
+        results = args.results or default_results_dir(suite)
+        if args.preflight:
+            names = [v.name for v in suite.variants]
+            preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],
+                      [d.name for d in suite.datasets])
+            print(f"suite {suite.name}: everything it needs is here")
+            return 0
+        if args.report_only:
+            from benchmarks.leaderboard import write_leaderboard
+
+            with folder_lock(results, what="results folder"):
+                plugins = load_plugins(results)
+                models = [v.name for v in suite.variants] + [p for p in plugins]
+                baselines = {v.name: suite.baseline_of(v.name) for v in suite.variants}
+                baselines.update({p: e.get("baseline") or suite.baseline for p, e in plugins.items()})
+                board = write_leaderboard(suite, results, models, baselines, notes=_subsample_notes(suite))
+            print(board["markdown"])
+            return 0
+        summary = run_suite(suite, results, models=args.models, datasets=args.datasets,
+                            overwrite=args.overwrite,
+                            plugin=(args.name, args.model) if args.model else None,
+                            plugin_baseline=args.baseline, argv=sys.argv[1:] if argv is None else argv)
+    except SynrankError as exc:
+        print(f"benchmarks.run: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("benchmarks.run: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)
+        return 130
+    print()
+    print(summary["leaderboard"]["markdown"])
+    print(f"results: {results}  (wall time {summary['wall_seconds']:.1f} s)")
+    if summary["failures"]:
+        print(f"{len(summary['failures'])} failure(s):", *summary["failures"], sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Benchmark suite schema: a suite file lists variants (models) x datasets and how to compare them.
+
+A suite is a YAML/TOML/JSON file (``benchmarks/configs/suites/<name>.yaml`` for the shipped ones, or
+any path) validated strictly into :class:`SuiteConfig` by :func:`synrank.config.from_dict`: unknown
+keys, missing keys and wrong types are errors naming the file and field.
+
+Each variant is exactly one of
+
+* ``train: FILE`` — a training config (``synrank train`` schema, resolved against the suite file's
+  folder); the runner trains it first (``train_overrides`` replace top-level keys, e.g. ``max_steps``)
+  and then evaluates the checkpoint;
+* ``model: SPEC`` — anything :func:`synrank.retrieval.encoders.load_encoder` accepts: a
+  sentence-transformers folder, an alias such as ``all-MiniLM-L6-v2``, a hub name (when online) or an
+  importable ``module:Class`` with ``encode_queries`` / ``encode_corpus``;
+* ``bm25: {k1, b}`` — the lexical reference row.
+
+Each dataset is a name (or folder) from the dataset registry with a split, a mode (``auto`` reranks
+the shipped first-stage run when there is one, ``full`` retrieves from the whole corpus, ``rerank``
+requires a shipped run) and an optional seeded query subsample (recorded in every artifact).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from synrank.config import from_dict, load_config_file
+from synrank.errors import ConfigError
+
+SUITES_DIR = Path(__file__).resolve().parent / "configs" / "suites"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass
+class BM25Spec:
+    k1: float = 0.9
+    b: float = 0.4
+
+    def validate(self) -> None:
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError("bm25: need k1 >= 0 and 0 <= b <= 1")
+
+
+@dataclass
+class VariantSpec:
+    """One row of the leaderboard."""
+
+    name: str
+    train: str | None = None
+    model: str | None = None
+    bm25: BM25Spec | None = None
+    #: Label of the training regime (``base``, ``synthetic-ws2`` ...); defaults to ``name``.
+    variant: str | None = None
+    #: Label of the starting encoder (``minilm``, ``static`` ...), for grouping rows.
+    base: str | None = None
+    #: The row this one is tested against; defaults to the suite's ``baseline``.
+    baseline: str | None = None
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    max_length: int | None = None
+
+    def validate(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"variant name {self.name!r}: use letters, digits and . _ + - only")
+        kinds = [k for k in ("train", "model", "bm25") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"variant {self.name!r}: give exactly one of train, model, bm25 (got {kinds or 'none'})")
+        if self.train_overrides and self.train is None:
+            raise ValueError(f"variant {self.name!r}: train_overrides only apply to a 'train' variant")
+
+    @property
+    def kind(self) -> str:
+        return "train" if self.train is not None else "model" if self.model is not None else "bm25"
+
+    @property
+    def label(self) -> str:
+        return self.variant or self.name
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    split: str | None = None
+    mode: Literal["auto", "full", "rerank"] = "auto"
+    #: Evaluate a seeded random subset of this many judged queries (None: all). Recorded in artifacts.
+    max_queries: int | None = None
+    sample_seed: int = 0
+    top_k: int | None = None
+
+    def validate(self) -> None:
+        if self.max_queries is not None and self.max_queries < 2:
+            raise ValueError(f"dataset {self.name!r}: max_queries must be >= 2 or null")
+
+    @property
+    def key(self) -> str:
+        """Folder / column name: the dataset name (a path's last component)."""
+        return Path(self.name).name
+
+
+@dataclass
+class SignificanceSpec:
+    #: Which test fills the leaderboard's p_value / p_holm columns (both are always computed).
+    test: Literal["randomization", "ttest"] = "randomization"
+    permutations: int = 10_000
+    seed: int = 0
+    alpha: float = 0.05
+
+    def validate(self) -> None:
+        if self.permutations < 10_000:
+            raise ValueError("significance.permutations must be >= 10000")
+        if not 0 < self.alpha < 1:
+            raise ValueError("significance.alpha must be in (0, 1)")
+
+
+@dataclass
+class Comparison:
+    """An extra pair tested on every dataset, reported in ``significance.csv``."""
+
+    model: str
+    baseline: str
+
+
+@dataclass
+class Requirements:
+    """What a suite needs that may be absent on this machine; checked before anything runs."""
+
+    gpus: int = 0
+    #: Hub models that must be loadable (from the local Hugging Face cache when offline).
+    models: list[str] = field(default_factory=list)
+    #: Datasets that must be present with a corpus.
+    datasets: list[str] = field(default_factory=list)
+    #: Python modules that must import (e.g. vllm for synthetic generation).
+    modules: list[str] = field(default_factory=list)
+    #: Files or folders (e.g. synthetic training data) that must exist; relative to the suite file.
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SuiteConfig:
+    name: str
+    variants: list[VariantSpec]
+    datasets: list[DatasetSpec]
+    baseline: str
+    description: str = ""
+    #: Measures written to leaderboard.csv (every one the evaluator computes is in metrics.json).
+    measures: list[str] = field(default_factory=lambda: ["nDCG@10", "nDCG@100", "MRR@10", "Recall@100", "MAP"])
+    #: The measure of leaderboard.md's main table, the plots and the default regression check.
+    primary_measure: str = "nDCG@10"
+    batch_size: int = 64
+    top_k: int = 1000
+    significance: SignificanceSpec = field(default_factory=SignificanceSpec)
+    comparisons: list[Comparison] = field(default_factory=list)
+    requires: Requirements = field(default_factory=Requirements)
+    #: Environment for subprocesses and this process (e.g. thread counts), applied before running.
+    env: dict[str, str] = field(default_factory=dict)
+    #: Folder of this suite file, set by :func:`load_suite` (relative paths resolve against it).
+    source: str | None = None
+
+    def validate(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise ValueError(f"suite name {self.name!r}: use letters, digits and . _ + - only")
+        names = [v.name for v in self.variants]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate variant name(s): {dup}")
+        keys = [d.key for d in self.datasets]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"duplicate dataset(s): {dup}")
+        if not self.variants or not self.datasets:
+            raise ValueError("a suite needs at least one variant and one dataset")
+        if self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} is not a variant name (have {names})")
+        for v in self.variants:
+            if v.baseline is not None and v.baseline not in names:
+                raise ValueError(f"variant {v.name!r}: baseline {v.baseline!r} is not a variant name")
+        for c in self.comparisons:
+            for n in (c.model, c.baseline):
+                if n not in names:
+                    raise ValueError(f"comparison {c.model} vs {c.baseline}: {n!r} is not a variant name")
+        if self.primary_measure not in self.measures:
+            raise ValueError(f"primary_measure {self.primary_measure!r} must be one of measures {self.measures}")
+        if self.batch_size < 1 or self.top_k < 1:
+            raise ValueError("batch_size and top_k must be >= 1")
+
+    def variant(self, name: str) -> VariantSpec:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def baseline_of(self, name: str) -> str:
+        try:
+            v = self.variant(name)
+        except KeyError:
+            return self.baseline
+        return v.baseline or self.baseline
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the suite file, relative to its folder."""
+        p = Path(relative).expanduser()
+        if p.is_absolute() or self.source is None:
+            return p
+        return (Path(self.source) / p).resolve()
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """``smoke`` -> ``benchmarks/configs/suites/smoke.yaml``; an existing file path is returned as is."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml", ".toml", ".json") or p.exists():
+        if not p.exists():
+            raise ConfigError("suite file does not exist", p)
+        return p
+    for ext in (".yaml", ".yml", ".toml", ".json"):
+        cand = SUITES_DIR / f"{name_or_path}{ext}"
+        if cand.exists():
+            return cand
+    known = sorted(q.stem for q in SUITES_DIR.glob("*.y*ml"))
+    raise ConfigError(f"unknown suite {str(name_or_path)!r}", SUITES_DIR,
+                      hint=f"known suites: {', '.join(known)}; or pass a suite file path")
+
+
+def load_suite(name_or_path: str | Path) -> SuiteConfig:
+    path = suite_path(name_or_path)
+    raw = load_config_file(path)
+    raw["source"] = str(path.resolve().parent)
+    return from_dict(SuiteConfig, raw, source=path)
