@@ -1,0 +1,44 @@
+"""``synrank train --config FILE [--max-steps N] [--output DIR] [--resume]``.
+
+Runs single-process, or distributed when started by torchrun::
+
+    torchrun --nproc_per_node 2 -m synrank.cli train --config benchmarks/configs/train/static-synthetic-ws2.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a bi-encoder from a training config (see benchmarks/configs/train/)",
+        description="Train a dense retriever on graded groups (synthetic or real) with a list-wise or "
+                    "contrastive loss. The output folder loads with SentenceTransformer(path).")
+    p.add_argument("--config", required=True, help="training config file (.yaml, .toml or .json)")
+    p.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
+    p.add_argument("--output", default=None, help="output folder (default: the config's 'output')")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in the output folder")
+    p.add_argument("--device", default=None, help="override the config's device (cpu, cuda, cuda:1)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from synrank.training.config import load_train_config
+    from synrank.training.trainer import train
+
+    overrides = {}
+    if args.max_steps is not None:
+        overrides["max_steps"] = args.max_steps
+    if args.device is not None:
+        overrides["device"] = args.device
+    cfg = load_train_config(args.config, overrides)
+    result = train(cfg, output=args.output, resume=args.resume)
+    from synrank.losses.distributed import rank
+
+    if rank() == 0:
+        loss = "n/a" if result.final_loss is None else f"{result.final_loss:.5f}"
+        print(f"trained {cfg.name}: {result.steps} steps, final loss {loss}, "
+              f"{result.samples_per_s:.1f} samples/s -> {result.output_dir}")
+    return 0

@@ -1,0 +1,184 @@
+"""The training configuration schema (one YAML/TOML/JSON file per variant).
+
+Loaded strictly with :func:`synrank.config.from_dict`: unknown keys, missing keys and wrong types are
+:class:`~synrank.errors.ConfigError` naming the file and field. Relative paths inside a config file
+are resolved against the file's folder, except ``output`` which is resolved against the current
+directory (so ``synrank train --config benchmarks/configs/train/x.yaml`` writes under the caller's
+working tree, the usual CLI convention).
+
+Batch semantics: ``batch_size`` is the number of *queries* (groups) in one micro-batch over all
+processes together; under ``torchrun`` each of the ``W`` ranks encodes ``batch_size / W`` of them and
+all embeddings are gathered, so every rank scores the full ``[B, B*G]`` matrix exactly as a single
+process would. ``grad_accumulation`` micro-batches make one optimizer step; a loss value is computed
+per micro-batch (the Wasserstein loss fits its Gaussians over the rows of one micro-batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from synrank.config import from_dict, load_config_file, to_dict
+
+SourceKind = Literal["groups", "supervised", "self_supervised"]
+
+
+@dataclass
+class ModelConfig:
+    """The encoder to start from.
+
+    ``kind: sentence-transformers`` loads ``base`` (a local folder, an alias such as ``minilm`` /
+    ``all-MiniLM-L6-v2``, or a hub name when online) with ``SentenceTransformer``. ``kind: static``
+    builds a ``StaticEmbedding`` (mean of trainable token vectors) whose tokenizer and initial token
+    vectors are taken from ``base``'s word-embedding matrix.
+    """
+
+    base: str = "minilm"
+    kind: Literal["sentence-transformers", "static"] = "sentence-transformers"
+    pooling: Literal["mean", "cls", "max", "keep"] = "mean"
+    similarity: Literal["dot", "cosine", "keep"] = "dot"
+    max_seq_length: int = 128
+
+    def validate(self) -> None:
+        if self.max_seq_length < 1:
+            raise ValueError("model.max_seq_length must be >= 1")
+        if self.kind == "static" and self.pooling not in ("mean", "keep"):
+            raise ValueError("model.pooling: a static encoder always mean-pools its token vectors; use 'mean'")
+
+
+@dataclass
+class SourceConfig:
+    """One training data source; several are concatenated (the ``synthetic+real`` union).
+
+    - ``groups``: graded groups in the ``synrank.groups/v1`` JSONL format at ``path``.
+    - ``supervised``: a BEIR dataset's train qrels (``dataset``, ``split``); positives get
+      ``positive_grade``, ``n_negatives`` BM25 hard negatives from its corpus get ``negative_grade``.
+    - ``self_supervised``: Contriever-style independent cropping of the documents of ``dataset``'s
+      corpus: two random spans of one document are the query and its positive (grade
+      ``positive_grade``); no queries and no labels are read.
+    """
+
+    kind: SourceKind
+    path: str | None = None
+    dataset: str | None = None
+    split: str = "train"
+    max_groups: int | None = None
+    positive_grade: int = 3
+    negative_grade: int = 1
+    n_negatives: int = 3
+    bm25_depth: int = 30
+    crop_min_ratio: float = 0.1
+    crop_max_ratio: float = 0.5
+    crop_min_words: int = 4
+    exclude_evaluation_documents: bool = True
+
+    def validate(self) -> None:
+        if self.kind == "groups" and not self.path:
+            raise ValueError("data source of kind 'groups' needs 'path'")
+        if self.kind in ("supervised", "self_supervised") and not self.dataset:
+            raise ValueError(f"data source of kind {self.kind!r} needs 'dataset'")
+        if self.max_groups is not None and self.max_groups < 1:
+            raise ValueError("max_groups must be >= 1 or null")
+        if not 0 < self.crop_min_ratio <= self.crop_max_ratio <= 1:
+            raise ValueError("need 0 < crop_min_ratio <= crop_max_ratio <= 1")
+        if self.n_negatives < 0 or self.bm25_depth < self.n_negatives:
+            raise ValueError("need 0 <= n_negatives <= bm25_depth")
+        if self.positive_grade < 0 or self.negative_grade < 0:
+            raise ValueError("grades must be non-negative")
+
+
+@dataclass
+class TrainConfig:
+    """A training run: model, data, loss, optimisation, checkpointing."""
+
+    name: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: list[SourceConfig] = field(default_factory=list)
+    loss: Literal["ws2", "per_query_ws", "infonce", "kl"] = "ws2"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    group_size: int = 4
+    short_groups: Literal["resample", "drop"] = "resample"
+    in_batch_negatives: bool = True
+    batch_size: int = 16
+    grad_accumulation: int = 1
+    max_steps: int | None = None
+    epochs: float = 1.0
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    max_grad_norm: float | None = 1.0
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    seed: int = 42
+    save_every: int | None = 500
+    log_every: int = 10
+    output: str = "runs/{name}"
+    on_evaluation_query: Literal["drop", "error"] = "drop"
+    device: str | None = None
+    threads: int | None = None
+
+    def validate(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError("name must be a non-empty string without '/'")
+        if self.group_size < 1:
+            raise ValueError("group_size must be >= 1")
+        if self.batch_size < 1 or self.grad_accumulation < 1:
+            raise ValueError("batch_size and grad_accumulation must be >= 1")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ValueError("max_steps must be >= 0 or null")
+        if self.epochs <= 0:
+            raise ValueError("epochs must be > 0")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError("warmup_fraction must be in [0, 1)")
+        if self.learning_rate <= 0:
+            raise ValueError("learning_rate must be > 0")
+        if self.save_every is not None and self.save_every < 1:
+            raise ValueError("save_every must be >= 1 or null")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ValueError("max_grad_norm must be > 0 or null")
+        if self.log_every < 1:
+            raise ValueError("log_every must be >= 1")
+        if any(s.kind == "self_supervised" for s in self.data) and self.group_size != 1:
+            raise ValueError("self_supervised cropping gives one positive per query: set group_size: 1")
+        needs_data = self.max_steps != 0
+        if needs_data and not self.data:
+            raise ValueError("data: at least one source is needed unless max_steps is 0 (the untrained base)")
+
+    def output_dir(self) -> Path:
+        return Path(self.output.format(name=self.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Make ``data[].path`` and a path-like ``model.base`` relative to the config file's folder."""
+    raw = dict(raw)
+    data = raw.get("data")
+    if isinstance(data, list):
+        fixed = []
+        for src in data:
+            if isinstance(src, dict) and isinstance(src.get("path"), str) and not Path(src["path"]).is_absolute():
+                src = {**src, "path": str((base_dir / src["path"]).resolve())}
+            fixed.append(src)
+        raw["data"] = fixed
+    model = raw.get("model")
+    if isinstance(model, dict) and isinstance(model.get("base"), str):
+        base = model["base"]
+        if base.startswith((".", "/")) and not Path(base).is_absolute():
+            raw["model"] = {**model, "base": str((base_dir / base).resolve())}
+    return raw
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read and validate a training config file; ``overrides`` replace top-level keys first."""
+    path = Path(path)
+    raw = load_config_file(path)
+    raw = _resolve_paths(raw, path.resolve().parent)
+    if overrides:
+        raw.update(overrides)
+    return from_dict(TrainConfig, raw, source=path)
+
+
+def config_from_dict(raw: dict[str, Any], source: str | Path | None = None) -> TrainConfig:
+    return from_dict(TrainConfig, raw, source=source)
