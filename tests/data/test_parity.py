@@ -14,6 +14,9 @@ import pytest
 
 from synrank.data import list_datasets, load_dataset
 
+# beir leaves its files open (ResourceWarning surfaced by pytest as an unraisable-exception warning).
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
 SHARED_WITH_CORPUS = ["arguana", "cranfield", "scifact", "trec-dl-2019", "trec-dl-2020"]
 
 
@@ -53,3 +56,27 @@ def test_beir_keeps_zero_grades_too(shared_datasets):
     zeros = sum(1 for docs in qrels.values() for g in docs.values() if g == 0)
     assert zeros == 5158  # MANIFEST: score counts {0: 5158, ...}
     assert load_dataset("trec-dl-2019").qrels == qrels
+
+
+def test_where_beir_differs_on_bad_input(make_dataset):
+    """Documents why the stricter reader exists: BEIR chokes on a BOM and silently keeps the last
+    of duplicate ids; both loaders agree on the clean folder."""
+    from synrank.data.beir import load_folder
+
+    from .conftest import DOCS, jsonl
+
+    clean = make_dataset()
+    corpus, queries, qrels = _beir_load(clean, "test")
+    ours = load_folder(clean)
+    assert ours.qrels == qrels and ours.judged_queries() == queries and list(ours.corpus) == list(corpus)
+
+    bom = make_dataset(corpus="\ufeff" + jsonl(DOCS))
+    with pytest.raises(ValueError, match="BOM"):
+        _beir_load(bom, "test")
+    assert list(load_folder(bom).corpus) == ["d1", "d2", "d3"]
+
+    dup = make_dataset(corpus=jsonl([*DOCS, {"_id": "d1", "text": "replacement"}]))
+    corpus, _, _ = _beir_load(dup, "test")
+    assert corpus["d1"]["text"] == "replacement"  # BEIR: silently overwritten
+    with pytest.raises(Exception, match="duplicate document id 'd1'"):
+        load_folder(dup)
