@@ -230,9 +230,12 @@ def resolve_dataset(name_or_path: str | os.PathLike, *, download: bool | None = 
             hint="put a BEIR-layout folder in one of these places, add its parent to $SYNRANK_DATA, "
                  "or pass a path (it is not a BEIR dataset that could be downloaded)")
     if not download:
+        why = ("SYNRANK_OFFLINE is set" if os.environ.get("SYNRANK_OFFLINE")
+               else "this command does not download")
         raise DatasetError(
-            f"dataset {name!r} not found; looked in: {looked}; downloading is disabled",
-            hint="unset SYNRANK_OFFLINE to download it from BEIR, or put the folder in one of these places")
+            f"dataset {name!r} not found; looked in: {looked}; downloading is disabled ({why})",
+            hint=f"put the folder in one of these places, or download {BEIR_URL.format(name=name)} "
+                 "(synrank does so on first use when online and SYNRANK_OFFLINE is unset)")
     target = cache_dir() / "datasets" / name
     try:
         return download_beir(name, target)

@@ -254,3 +254,11 @@ def test_repeated_loads_log_a_quirk_once(make_dataset, caplog):
         first, second = load_folder(root), load_folder(root)
     assert len(caplog.records) == 1
     assert first.warnings == second.warnings and len(first.warnings) == 1
+
+
+def test_msmarco_dev_queries_load_fast(shared_datasets):
+    start = time.perf_counter()
+    ds = load_dataset("msmarco-dev-queries", corpus=False)
+    elapsed = time.perf_counter() - start
+    assert len(ds.queries) == 56390 and ds.qrels == {} and ds.split == ""
+    assert elapsed < 3.0, f"took {elapsed:.2f}s (measured ~0.3-0.5 s on 2 shared cores)"
