@@ -90,13 +90,13 @@ def test_shared_guard_covers_trec_dl_and_beir_test_queries(shared_datasets):
 
 def test_trec_dl_queries_do_not_occur_in_the_msmarco_dev_pool(shared_datasets):
     """The generation pool must not contain TREC DL queries (MANIFEST claims none; checked here)."""
-    pool = {normalize_query(t) for t in load_dataset("msmarco-dev-queries", corpus=False).queries.values()}
+    pool_texts = list(load_dataset("msmarco-dev-queries", corpus=False).queries.values())
+    pool = {normalize_query(t) for t in pool_texts}
     for name in ("trec-dl-2019", "trec-dl-2020"):
         dl = load_dataset(name, corpus=False).queries
         assert sum(normalize_query(t) in pool for t in dl.values()) == 0, name
     guard = evaluation_guard([shared_datasets])
-    hits = [t for t in load_dataset("msmarco-dev-queries", corpus=False).queries.values()
-            if guard.is_evaluation_query(t)]
+    hits = [t for t in pool_texts if guard.is_evaluation_query(t)]
     # Three pool queries equal Quora test questions; the generator must filter them.
     assert len(hits) == 3
     assert all(o.startswith("quora/test:") for t in hits for o in guard.origins(t))
