@@ -1,0 +1,132 @@
+"""The data card of a synthetic output folder: what is in it, how it was made, at what cost.
+
+Computed from the folder alone (records, rejects, ``log/runs.jsonl``, ``generation.json``), so it can be
+refreshed at any time (``synrank generate --finalize DIR``) and is identical however many sessions made
+the data. Written atomically as ``datacard.json`` and ``datacard.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synrank.io import atomic_write_json, atomic_write_text, read_jsonl_tolerant
+from synrank.synthetic.query_sources import words
+
+
+def _length_stats(lengths: list[int]) -> dict[str, float]:
+    if not lengths:
+        return {"n": 0}
+    a = np.asarray(lengths, dtype=np.float64)
+    return {"n": int(a.size), "mean": round(float(a.mean()), 1), "std": round(float(a.std()), 1),
+            "min": int(a.min()), "p10": float(np.percentile(a, 10)), "median": float(np.median(a)),
+            "p90": float(np.percentile(a, 90)), "max": int(a.max())}
+
+
+def _sessions(out: Path) -> list[dict[str, Any]]:
+    rows, _ = read_jsonl_tolerant(out / "log" / "runs.jsonl")
+    last: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        last[r["session"]] = r  # counters are cumulative per session
+    return list(last.values())
+
+
+def build_datacard(out: str | Path) -> dict[str, Any]:
+    from synrank.synthetic.pipeline import iter_records, iter_rejects
+
+    out = Path(out)
+    gen = json.loads((out / "generation.json").read_text()) if (out / "generation.json").exists() else {}
+    lengths: dict[int, list[int]] = defaultdict(list)
+    rules: dict[int, Counter] = defaultdict(Counter)
+    n_groups = 0
+    strategies: Counter = Counter()
+    finish: Counter = Counter()
+    for rec in iter_records(out):
+        n_groups += 1
+        strategies[rec.get("strategy")] += 1
+        for p in rec["passages"]:
+            lengths[p["grade"]].append(len(words(p["text"])))
+            rules[p["grade"]][str(p.get("source_rule", "")).split(":")[0]] += 1
+            finish[p.get("finish_reason")] += 1
+    kinds: Counter = Counter()
+    reasons: Counter = Counter()
+    for r in iter_rejects(out):
+        kinds[r.get("kind")] += 1
+        reasons[r.get("reason", "").split(" (")[0].split(": ", 1)[-1]] += 1
+    sessions = _sessions(out)
+    tot = {k: sum(s.get(k, 0) for s in sessions) for k in
+           ("groups", "prompts", "gen_tokens", "gen_seconds", "wall_seconds", "rejected_passages",
+            "accepted_passages")}
+    n_passages = sum(len(v) for v in lengths.values())
+    attempts = n_passages + kinds.get("passage", 0)
+    ident = gen.get("identity", {})
+    card = {
+        "schema": "synrank.datacard/v1",
+        "folder": out.name,
+        "description": gen.get("description", ""),
+        "groups": n_groups,
+        "passages": n_passages,
+        "passages_per_grade": {str(g): len(lengths[g]) for g in sorted(lengths, reverse=True)},
+        "words_per_grade": {str(g): _length_stats(lengths[g]) for g in sorted(lengths, reverse=True)},
+        "source_rules_per_grade": {str(g): dict(rules[g].most_common()) for g in sorted(rules, reverse=True)},
+        "finish_reasons": {str(k): v for k, v in finish.items()},
+        "strategy": ident.get("strategy") or (strategies.most_common(1)[0][0] if strategies else None),
+        "model": ident.get("model"), "model_sha256": ident.get("model_sha256"), "backend": ident.get("backend"),
+        "prompt_version": ident.get("prompt_version"), "sampling": ident.get("sampling"),
+        "seed": ident.get("seed"), "queries": ident.get("queries"),
+        "queries_excluded_by_evaluation_guard": gen.get("queries_excluded_by_evaluation_guard"),
+        "rejects": {"passages": kinds.get("passage", 0), "queries_failed": kinds.get("query", 0),
+                    "queries_ineligible": kinds.get("ineligible", 0),
+                    "passage_reject_rate": round(kinds.get("passage", 0) / attempts, 4) if attempts else None,
+                    "top_reasons": dict(reasons.most_common(8))},
+        "cost": {"sessions": len(sessions), "generation_seconds": round(tot["gen_seconds"], 1),
+                 "wall_seconds": round(tot["wall_seconds"], 1), "generated_tokens": tot["gen_tokens"],
+                 "prompts": tot["prompts"],
+                 "tokens_per_second": round(tot["gen_tokens"] / tot["gen_seconds"], 1) if tot["gen_seconds"] else None,
+                 "seconds_per_group": round(tot["wall_seconds"] / tot["groups"], 2) if tot["groups"] else None,
+                 "hardware": (gen.get("backend_info") or {}).get("options", {}).get("threads")},
+    }
+    return card
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    lines = [f"# Data card: {card['folder']}", ""]
+    if card.get("description"):
+        lines += [card["description"], ""]
+    lines += [
+        f"- **groups**: {card['groups']:,} queries, {card['passages']:,} passages "
+        f"({', '.join(f'grade {g}: {n:,}' for g, n in card['passages_per_grade'].items())})",
+        f"- **strategy**: `{card['strategy']}`; **prompt version**: `{card['prompt_version']}`",
+        f"- **model**: `{card['model']}` via `{card['backend']}` (sha256 `{card['model_sha256']}`)",
+        f"- **sampling**: `{json.dumps(card['sampling'])}`; base seed {card['seed']}",
+        f"- **queries**: {card['queries']}; evaluation queries excluded: {card['queries_excluded_by_evaluation_guard']}",
+        f"- **rejects**: {card['rejects']['passages']:,} passages (rate {card['rejects']['passage_reject_rate']}), "
+        f"{card['rejects']['queries_failed']:,} queries failed after all attempts, "
+        f"{card['rejects']['queries_ineligible']:,} queries ineligible for the strategy",
+        f"- **cost**: {card['cost']['wall_seconds'] / 3600:.2f} h wall over {card['cost']['sessions']} session(s), "
+        f"{card['cost']['generated_tokens']:,} tokens generated at {card['cost']['tokens_per_second']} tok/s, "
+        f"{card['cost']['seconds_per_group']} s per group",
+        "", "## Passage length (words) per grade", "",
+        "| grade | n | mean | std | min | p10 | median | p90 | max |", "|---|---|---|---|---|---|---|---|---|"]
+    for g, s in card["words_per_grade"].items():
+        if s.get("n"):
+            lines.append(f"| {g} | {s['n']} | {s['mean']} | {s['std']} | {s['min']} | {s['p10']} | {s['median']} | "
+                         f"{s['p90']} | {s['max']} |")
+    lines += ["", "## Source rules per grade", ""]
+    for g, r in card["source_rules_per_grade"].items():
+        lines.append(f"- grade {g}: " + ", ".join(f"{k} {v}" for k, v in r.items()))
+    lines += ["", "## Most common reject reasons", ""]
+    lines += [f"- {n}× {why}" for why, n in card["rejects"]["top_reasons"].items()] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def write_datacard(out: str | Path) -> dict[str, Any]:
+    out = Path(out)
+    card = build_datacard(out)
+    atomic_write_json(out / "datacard.json", card)
+    atomic_write_text(out / "datacard.md", render_markdown(card))
+    return card

@@ -1,0 +1,118 @@
+"""Where target queries come from, and the query pool the anchored strategy draws sources from.
+
+A query source is a dataset name or folder (its BEIR ``queries.jsonl``, e.g. ``msmarco-dev-queries``)
+or a user file: ``.tsv`` (``id<TAB>text`` per line, an optional ``id<TAB>text`` header) or ``.jsonl``
+(``_id``/``id``/``query_id`` and ``text``/``query``). Every source passes through the evaluation-query
+guard (:func:`synrank.data.leakage.evaluation_guard`) before anything is generated.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from pathlib import Path
+
+from synrank.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+#: Function words and question scaffolding; everything else is a content word.
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours out over own same she should so some such than that the their
+theirs them themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself s t don isn aren doesn
+didn wasn weren won wouldn shouldn couldn can't what's who's it's whats does much many also get got
+define definition meaning mean means called call name
+""".split())  # noqa: SIM905
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters/digits, internal apostrophe kept)."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    """Tokens that are not stop words or question scaffolding, in order, duplicates kept."""
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def _read_tsv(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 2:
+                raise DatasetError("expected 'id<TAB>text'", path, lineno, hint="one query per line, tab-separated")
+            qid, text = row[0].strip(), "\t".join(row[1:]).strip()
+            if lineno == 1 and qid.lower() in ("id", "qid", "query_id", "_id") and text.lower() in ("text", "query"):
+                continue
+            if not qid or not text:
+                raise DatasetError("empty query id or text", path, lineno)
+            if qid in out:
+                raise DatasetError(f"duplicate query id {qid!r}", path, lineno)
+            out[qid] = text
+    return out
+
+
+def _read_jsonl(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8-sig") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"malformed JSON line ({exc.msg})", path, lineno) from exc
+            if not isinstance(rec, dict):
+                raise DatasetError("each line must be a JSON object", path, lineno)
+            qid = next((rec[k] for k in ("_id", "id", "query_id", "qid") if k in rec), None)
+            text = next((rec[k] for k in ("text", "query") if k in rec), None)
+            if qid is None or not isinstance(text, str) or not text.strip():
+                raise DatasetError("needs an id (_id/id/query_id/qid) and a non-empty text (text/query)", path, lineno)
+            qid = str(qid)
+            if qid in out:
+                raise DatasetError(f"duplicate query id {qid!r}", path, lineno)
+            out[qid] = text.strip()
+    return out
+
+
+def load_queries(source: str | Path) -> tuple[dict[str, str], str]:
+    """``({query_id: text}, description)`` from a dataset name/folder or a .tsv/.jsonl file."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        if path.suffix == ".tsv":
+            queries = _read_tsv(path)
+        elif path.suffix in (".jsonl", ".json"):
+            queries = _read_jsonl(path)
+        else:
+            raise DatasetError("unknown query file type", path, hint="use .tsv (id<TAB>text) or .jsonl")
+        desc = str(path)
+    else:
+        from synrank.data.beir import read_queries
+        from synrank.data.registry import resolve_dataset
+
+        folder = resolve_dataset(str(source), download=False)
+        queries, _ = read_queries(folder / "queries.jsonl")
+        desc = f"{source} ({folder / 'queries.jsonl'})"
+    if not queries:
+        raise DatasetError("no queries", path)
+    return queries, desc
+
+
+def guarded(queries: dict[str, str], guard=None) -> tuple[dict[str, str], int]:
+    """Drop every evaluation query; returns the clean queries and how many were removed."""
+    if guard is None:
+        from synrank.data.leakage import evaluation_guard
+
+        guard = evaluation_guard()
+    clean = guard.filter(queries)
+    return clean, len(queries) - len(clean)
