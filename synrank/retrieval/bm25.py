@@ -78,9 +78,11 @@ class BM25Index:
         self.doc_ids = list(corpus)
         self._tokenizer = Tokenizer(lower=True, stopwords=stopwords or [], stemmer=stem)
         texts = [_doc_text(corpus[d]) for d in self.doc_ids]
-        tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=show_progress)
+        tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=show_progress,
+                                         allow_empty=False)  # a document with no term has length 0, as in Lucene
         self._model = bm25s.BM25(k1=self.k1, b=self.b, method=method)
         self._model.index(tokens, show_progress=show_progress)
+        self._empty_id = self._tokenizer.get_vocab_dict().get("", -1)
         # Rank of each id in string order: the tie-break key.
         self._id_rank = np.empty(len(self.doc_ids), dtype=np.int64)
         self._id_rank[np.argsort(np.array(self.doc_ids, dtype=object), kind="stable")] = np.arange(len(self.doc_ids))
@@ -95,6 +97,9 @@ class BM25Index:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document (corpus order) for one query."""
         ids = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)[0]
+        # bm25s maps a text with no known token to the empty-string token, which documents with no
+        # indexable token also carry; such a query matches nothing.
+        ids = [i for i in ids if i != self._empty_id]
         if not ids:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
         return np.asarray(self._model.get_scores(ids), dtype=np.float32)

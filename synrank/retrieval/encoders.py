@@ -325,3 +325,32 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
         encoder_similarity(obj)
         return obj
     return SentenceTransformerEncoder(spec_str, max_length=max_length, **kwargs)
+
+
+def build_static_encoder(source: str | os.PathLike = "all-MiniLM-L6-v2", max_length: int | None = None,
+                         device: str = "cpu") -> SentenceTransformerEncoder:
+    """A bag-of-tokens baseline: the mean of a transformer's *input* word embeddings, no attention.
+
+    Built from ``source``'s fast tokenizer and word-embedding matrix as a sentence-transformers
+    ``StaticEmbedding`` module, so it runs through exactly the same encoder path as any other model
+    (cosine similarity: the adapter L2-normalises because the module has no Normalize layer).
+    Fingerprint: the tensors and tokenizer (:func:`module_fingerprint`).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:  # older sentence-transformers
+        from sentence_transformers.models import StaticEmbedding
+
+    base = SentenceTransformerEncoder(source, device=device).model
+    tokenizer = getattr(base.tokenizer, "backend_tokenizer", None)
+    if tokenizer is None:
+        raise ModelError(f"model {source} has no fast tokenizer; StaticEmbedding needs one", str(source))
+    hf = base[0].auto_model if hasattr(base[0], "auto_model") else base.transformers_model
+    weights = hf.get_input_embeddings().weight.detach().clone()
+    static = StaticEmbedding(tokenizer, embedding_weights=weights)
+    model = SentenceTransformer(modules=[static], device=device, similarity_fn_name="cosine")
+    enc = SentenceTransformerEncoder(model, max_length=max_length)
+    enc.name = f"static({source})"
+    return enc

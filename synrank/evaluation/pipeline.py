@@ -1,0 +1,189 @@
+"""One (model, dataset) evaluation cell: retrieve or re-rank, score, write the artifacts.
+
+:func:`evaluate_model` is what ``synrank evaluate --model`` and the benchmark runner call. The output
+folder gets, written atomically under a folder lock:
+
+- ``run.trec.gz``: the ranking (deterministic order; see :mod:`synrank.data.trec`),
+- ``per_query.tsv``: every judged query's measures,
+- ``metrics.json``: aggregate scores, the config and its hash, dataset sha256, timings
+  (load / encode_queries / encode_corpus / search / evaluate), peak RSS, embedding-cache use,
+  package versions and hardware. It is written last, so its presence marks a complete cell.
+
+Deciding whether a cell must be recomputed is the caller's job (the runner compares config hashes).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synrank.data.beir import BeirDataset, load_dataset
+from synrank.data.trec import read_run, write_run
+from synrank.errors import ConfigError
+from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_query_tsv
+from synrank.evaluation.measures import DEFAULT_MEASURES
+from synrank.io import atomic_write_json, folder_lock, sha256_file
+from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
+from synrank.retrieval.cache import EmbeddingCache
+from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity, load_encoder
+from synrank.retrieval.search import DEFAULT_CHUNK_SIZE, exact_search, rerank
+
+logger = logging.getLogger(__name__)
+
+METRICS_SCHEMA = "synrank.cell/v1"
+MODES = ("auto", "full", "rerank")
+RUN_FILE, PER_QUERY_FILE, METRICS_FILE = "run.trec.gz", "per_query.tsv", "metrics.json"
+
+
+@dataclass
+class CellResult:
+    """The outcome of :func:`evaluate_model`."""
+
+    aggregate: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    n_queries: int
+    config: dict[str, Any]
+    config_hash: str
+    timings: dict[str, float]
+    output_dir: Path | None
+    #: the ranking itself (``{qid: {docid: score}}``), for paired tests without re-reading run.trec.gz
+    run: dict[str, dict[str, float]] | None = field(default=None, repr=False)
+    #: everything written to metrics.json
+    metrics: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def format_table(self, measures: tuple[str, ...] | None = None) -> str:
+        """A small aligned text table of the aggregate measures (what the CLI prints)."""
+        names = list(measures or self.aggregate)
+        width = max(len(n) for n in names) if names else 0
+        head = (f"{self.config.get('model')} on {self.config.get('dataset')}/{self.config.get('split')} "
+                f"({self.config.get('mode')}, {self.n_queries} queries)")
+        lines = [head] + [f"  {n:<{width}}  {self.aggregate[n]:.4f}" for n in names]
+        return "\n".join(lines)
+
+
+def _model_label(spec: Any, encoder: Any) -> str:
+    if isinstance(spec, (str, Path)):
+        return str(spec)
+    return str(getattr(encoder, "name", None) or type(encoder).__name__)
+
+
+def _run_tag(text: str) -> str:
+    tag = re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_")
+    return tag[-60:] or "synrank"
+
+
+def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset, split: str | None = None,
+                   output_dir: str | Path | None = None, mode: str = "auto", top_k: int = 1000,
+                   batch_size: int = 64, cache: bool = True, name: str | None = None,
+                   measures: tuple[str, ...] = DEFAULT_MEASURES, max_length: int | None = None,
+                   chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
+                   candidates: str | Path | None = None) -> CellResult:
+    """Evaluate one model on one dataset split and (when ``output_dir`` is given) write its artifacts.
+
+    ``model_spec_or_encoder``: anything :func:`synrank.retrieval.encoders.load_encoder` accepts.
+    ``dataset``: a name, a folder or a loaded :class:`BeirDataset` (then ``split`` must match or be None).
+    ``mode``: ``"full"`` retrieves from the whole corpus; ``"rerank"`` scores only the candidates of
+    the dataset's shipped first-stage run (or ``candidates``, a TREC run file); ``"auto"`` re-ranks
+    when such a run exists. ``top_k`` caps the ranking depth (full retrieval; for re-ranking it cuts
+    the re-ranked list). Only judged queries are encoded and ranked.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES}, got {mode!r}", hint="--mode auto|full|rerank")
+    if top_k < 1:
+        raise ConfigError(f"top_k must be >= 1, got {top_k}")
+    timings = Timings()
+    with timings.measure("load"):
+        if isinstance(dataset, BeirDataset):
+            if split is not None and split != dataset.split:
+                raise ConfigError(f"dataset was loaded with split {dataset.split!r} but split={split!r} was asked")
+            data = dataset
+        else:
+            data = load_dataset(dataset, split=split)
+        encoder = load_encoder(model_spec_or_encoder, max_length=max_length)
+    info = data.info
+    if not data.qrels:
+        raise ConfigError(f"dataset {info.name!r} split {data.split!r} has no judged queries: nothing to evaluate",
+                          info.path)
+    cand_path = Path(candidates) if candidates is not None else info.rerank_run
+    if mode == "auto":
+        mode = "rerank" if cand_path is not None else "full"
+    if mode == "rerank" and cand_path is None:
+        raise ConfigError(f"dataset {info.name!r} ships no first-stage run to re-rank", info.path,
+                          hint="use --mode full, or pass a candidate run file")
+    if not data.corpus:
+        raise ConfigError(f"dataset {info.name!r} has no corpus to retrieve from", info.path)
+
+    fingerprint = encoder_fingerprint(encoder)
+    label = _model_label(model_spec_or_encoder, encoder)
+    config: dict[str, Any] = {
+        "model": label,
+        "model_fingerprint": fingerprint,
+        "max_length": getattr(encoder, "max_length", None),
+        "similarity": encoder_similarity(encoder),
+        "dataset": info.name,
+        "split": data.split,
+        "dataset_sha256": data.sha256(),
+        "mode": mode,
+        "top_k": top_k,
+        "batch_size": batch_size,
+        "measures": list(measures),
+        "relevance_threshold": info.relevance_threshold,
+        "ignore_identical_ids": info.ignore_identical_ids,
+    }
+    if mode == "rerank":
+        assert cand_path is not None
+        config["candidates"] = {"file": cand_path.name, "sha256": sha256_file(cand_path)}
+    chash = config_hash(config)
+    queries = data.judged_queries()
+    emb_cache: EmbeddingCache | bool = EmbeddingCache(fingerprint) if (cache and fingerprint) else False
+    if cache and not fingerprint:
+        logger.info("model %s has no fingerprint: embedding cache disabled for it", label)
+
+    logger.info("evaluating %s on %s/%s (%s, %d queries, %d docs)", label, info.name, data.split, mode,
+                len(queries), len(data.corpus))
+    if mode == "full":
+        run = exact_search(encoder, data.corpus, queries, top_k=top_k, batch_size=batch_size,
+                           chunk_size=chunk_size, cache=emb_cache,
+                           ignore_identical_ids=info.ignore_identical_ids, show_progress=show_progress,
+                           timings=timings)
+    else:
+        with timings.measure("load"):
+            candidate_run = read_run(cand_path)
+        run = rerank(encoder, data.corpus, queries, candidate_run, batch_size=batch_size,
+                     chunk_size=chunk_size, cache=emb_cache, ignore_identical_ids=info.ignore_identical_ids,
+                     top_k=top_k, show_progress=show_progress, timings=timings)
+    with timings.measure("evaluate"):
+        result: EvalResult = evaluate_run(data.qrels, run, measures=measures,
+                                          relevance_threshold=info.relevance_threshold,
+                                          ignore_identical_ids=info.ignore_identical_ids)
+
+    metrics: dict[str, Any] = {
+        "schema": METRICS_SCHEMA,
+        "name": name or f"{label}@{info.name}",
+        "aggregate": result.aggregate,
+        "n_queries": result.n_queries,
+        "config": config,
+        "config_hash": chash,
+        "evaluation": {k: v for k, v in result.summary().items() if k != "aggregate"},
+        "notes": result.notes,
+        "dataset": {"name": info.name, "path": str(info.path), "split": data.split, "sha256": data.sha256(),
+                    "checksums": dict(data.checksums), "n_docs": len(data.corpus), "n_queries": len(queries)},
+        "timings": dict(timings),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "embedding_cache": ({"hits": emb_cache.hits, "misses": emb_cache.misses, "folder": str(emb_cache.folder)}
+                            if isinstance(emb_cache, EmbeddingCache) else None),
+        **environment(),
+    }
+    out: Path | None = None
+    if output_dir is not None:
+        out = Path(output_dir)
+        with folder_lock(out, what="evaluation output folder"):
+            write_run(run, out / RUN_FILE, tag=_run_tag(name or label), top_k=top_k)
+            write_per_query_tsv(result, out / PER_QUERY_FILE)
+            atomic_write_json(out / METRICS_FILE, metrics)
+    return CellResult(aggregate=result.aggregate, per_query=result.per_query, n_queries=result.n_queries,
+                      config=config, config_hash=chash, timings=dict(timings), output_dir=out, run=run,
+                      metrics=metrics)

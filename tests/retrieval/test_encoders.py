@@ -1,0 +1,102 @@
+"""Encoder adapters: spec resolution, similarity, fingerprints, BEIR's title/text join."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from synrank.errors import ModelError
+from synrank.retrieval.encoders import (
+    SentenceTransformerEncoder,
+    document_text,
+    encoder_fingerprint,
+    encoder_similarity,
+    folder_fingerprint,
+    load_encoder,
+)
+from tests.retrieval.toy import ToyEncoder
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_path):
+    return load_encoder(str(minilm_path))
+
+
+def test_document_text_matches_beir():
+    from beir.retrieval.models.util import extract_corpus_sentences
+
+    docs = [{"title": "A title", "text": "body text"}, {"title": "", "text": "  only text "},
+            {"title": " t ", "text": ""}]
+    assert [document_text(d) for d in docs] == extract_corpus_sentences(docs, sep=" ")
+    assert document_text({"text": " x "}) == "x"
+
+
+def test_minilm_alias_path_and_similarity(minilm, minilm_path):
+    assert isinstance(minilm, SentenceTransformerEncoder)
+    assert minilm.similarity == "cosine" and minilm.normalizes and minilm.max_length == 256
+    by_alias = load_encoder("all-MiniLM-L6-v2")
+    assert by_alias.fingerprint == minilm.fingerprint  # same folder, same weights
+    q = minilm.encode_queries(["what causes scurvy"], show_progress_bar=False)
+    d = minilm.encode_corpus([{"title": "Scurvy", "text": "Vitamin C deficiency."}], show_progress_bar=False)
+    assert q.shape == (1, 384) and q.dtype == np.float32
+    assert np.allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-5)
+    # encode_corpus joins title + " " + text exactly as BEIR
+    direct = minilm.model.encode(["Scurvy Vitamin C deficiency."], convert_to_numpy=True)
+    assert np.allclose(d, direct, atol=1e-5)
+
+
+def test_fingerprint_changes_with_max_length_and_files(minilm, minilm_path, tmp_path):
+    short = load_encoder(str(minilm_path), max_length=128)
+    assert short.max_length == 128 and short.fingerprint != minilm.fingerprint
+    copy = tmp_path / "model"
+    shutil.copytree(minilm_path, copy)
+    assert folder_fingerprint(copy) == folder_fingerprint(minilm_path)
+    (copy / "config.json").write_text((copy / "config.json").read_text() + "\n")
+    assert folder_fingerprint(copy) != folder_fingerprint(minilm_path)
+
+
+def test_missing_model_names_path_and_attempts(tmp_path):
+    missing = tmp_path / "no" / "such" / "model"
+    with pytest.raises(ModelError) as err:
+        load_encoder(str(missing))
+    assert str(missing) in str(err.value) and "tried" in str(err.value)
+    not_model = tmp_path / "empty"
+    not_model.mkdir()
+    with pytest.raises(ModelError, match="no modules.json"):
+        load_encoder(str(not_model))
+
+
+def test_hub_name_offline_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError) as err:
+        load_encoder("someorg/definitely-not-cached-model")
+    msg = str(err.value)
+    assert "someorg/definitely-not-cached-model" in msg and "HF_HUB_OFFLINE" in msg
+
+
+def test_object_and_import_spec(monkeypatch):
+    toy = ToyEncoder()
+    assert load_encoder(toy) is toy
+    module = types.ModuleType("synrank_test_encoders")
+    module.Toy = ToyEncoder  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "synrank_test_encoders", module)
+    built = load_encoder("synrank_test_encoders:Toy")
+    assert isinstance(built, ToyEncoder) and encoder_fingerprint(built) == toy.fingerprint
+    with pytest.raises(ModelError, match="no attribute"):
+        load_encoder("synrank_test_encoders:Nope")
+    with pytest.raises(ModelError, match="cannot import"):
+        load_encoder("synrank_no_such_module_xyz:Thing")
+    with pytest.raises(ModelError, match="not an encoder"):
+        load_encoder(object())
+
+
+def test_similarity_declarations():
+    assert encoder_similarity(ToyEncoder(similarity="cosine")) == "cosine"
+    assert encoder_similarity(types.SimpleNamespace()) == "dot"
+    assert encoder_similarity(types.SimpleNamespace(similarity="cos_sim")) == "cosine"
+    with pytest.raises(ModelError, match="euclidean"):
+        encoder_similarity(types.SimpleNamespace(similarity="euclidean"))
