@@ -160,7 +160,13 @@ def wasserstein2(scores: Tensor, grades: Tensor, temperature: float = 1.0, eps: 
     :func:`frechet_distance` ``(pred, target)``: a Gaussian is fitted across the batch's ``B`` rows of
     each, and their closed-form squared W2 ("Fréchet distance", the FID formula) is one scalar for the
     micro-batch. Needs ``B >= 2`` (raises :class:`LossInputError` otherwise; the reference silently
-    uses a zero covariance for one row). See :class:`synrank.losses.WassersteinLoss` for the citation.
+    uses a zero covariance for one row, which makes the loss a plain squared mean difference).
+
+    Differences from the reference, all at rounding level: the softmaxes are taken in float64 (the
+    reference takes the prediction's softmax in the scores' dtype and converts to float64 after), and
+    the eigenvalues come from ``svdvals`` (see :func:`frechet_distance`); the tests check agreement with
+    a transcription of the reference formula to ``rtol 1e-6``. See
+    :class:`synrank.losses.WassersteinLoss` for the citation.
     """
     _check_pair(scores, grades, "wasserstein2", min_rows=2)
     _check_temperature(temperature, "wasserstein2")

@@ -174,3 +174,29 @@ def test_float32_input_matches_float64():
     scores, grades = make_batch(16, 4, seed=12)
     assert wasserstein2(scores.float(), grades).item() == pytest.approx(
         wasserstein2(scores, grades).item(), rel=1e-5)
+
+
+def _reference_formula_torch(scores: torch.Tensor, grades: torch.Tensor) -> torch.Tensor:
+    """The issue's description in torch, with general eigvals of M + eps: value and gradient oracle."""
+    pred = torch.softmax(scores, dim=1).T  # [N, B]
+    target = torch.softmax(grades.double(), dim=1).T
+    b = pred.shape[1]
+    e_p = pred - pred.mean(dim=1, keepdim=True)
+    e_t = target - target.mean(dim=1, keepdim=True)
+    c_p, c_t = e_p / math.sqrt(b - 1), e_t / math.sqrt(b - 1)
+    m = (c_p.T @ c_t) @ (c_t.T @ c_p)
+    tr_sqrt = (torch.linalg.eigvals(m) + WS2_EPS).sqrt().abs().sum()
+    mean_term = (pred.mean(dim=1) - target.mean(dim=1)).pow(2).sum()
+    return mean_term + (c_p.pow(2).sum() + c_t.pow(2).sum()) - 2 * tr_sqrt
+
+
+@pytest.mark.parametrize("b,g", [(4, 3), (16, 4), (32, 8)])
+def test_gradient_matches_reference_formula(b, g):
+    scores, grades = make_batch(b, g, seed=b + g)
+    scores.requires_grad_(True)
+    ours = wasserstein2(scores, grades)
+    (g_ours,) = torch.autograd.grad(ours, scores)
+    ref = _reference_formula_torch(scores, grades)
+    (g_ref,) = torch.autograd.grad(ref, scores)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-8)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-6, atol=1e-9 * g_ref.abs().max().item())
