@@ -136,6 +136,13 @@ def test_holm_matches_statsmodels_and_keeps_nan():
     assert np.isnan(with_nan[1])
     assert np.allclose(with_nan[[0, 2]], multipletests([0.01, 0.04], method="holm")[1])
     assert np.isnan(holm([np.nan])).all()
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 5, 14, 50):
+        ps = rng.uniform(0, 0.2, m) ** 2
+        ps[rng.integers(0, m)] = ps[0]  # ties
+        assert np.allclose(holm(ps), multipletests(ps, method="holm")[1], rtol=0, atol=1e-15)
+    with pytest.raises(ValueError):
+        holm([1.5])
 
 
 def test_align_scores():
