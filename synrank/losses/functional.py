@@ -127,7 +127,8 @@ def frechet_distance(x: Tensor, y: Tensor, eps: float = WS2_EPS) -> Tensor:
     squared singular values never produce) and has a bounded gradient ``sigma/sqrt(sigma^2+eps)``.
 
     ``eps`` (default 1e-15, the reference's) biases the value by ``-2 * sum_i (sqrt(lambda_i + eps) -
-    sqrt(lambda_i))``, at most ``2 * B * sqrt(eps) ~ 6.3e-8 * B``; pass ``eps=0`` for the exact distance.
+    sqrt(lambda_i))``, at most ``2 * B * sqrt(eps) ~ 6.3e-8 * B``; pass ``eps=0`` for the exact distance
+    (for measuring: its gradient is then only a subgradient, as ``M`` always has a zero eigenvalue).
     Computed in float64; returns a 0-d float64 tensor.
     """
     if x.shape != y.shape or x.dim() != 2:
