@@ -27,6 +27,7 @@ Leakage rules (never train on evaluation material):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -88,9 +89,17 @@ class CropItem:
 
 
 def _guard():
+    """The evaluation-query guard for the current dataset search path (built once per process)."""
+    from synrank.paths import dataset_search_path
+
+    return _cached_guard(tuple(str(p) for p in dataset_search_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_guard(search_path: tuple[str, ...]):
     from synrank.data.leakage import evaluation_guard
 
-    return evaluation_guard()
+    return evaluation_guard([Path(p) for p in search_path])
 
 
 def _filter_evaluation_queries(groups: list[TrainingGroup], policy: str, origin: str,
