@@ -55,6 +55,10 @@ def group_files(path: str | Path) -> list[Path]:
     if path.is_dir():
         files = sorted([*path.glob("*.jsonl"), *path.glob("*.jsonl.gz")])
         files = [f for f in files if not f.name.startswith(("rejects", "."))]
+        # ``synrank generate --pack`` writes shard-N.jsonl.gz, verifies it, then removes shard-N.jsonl;
+        # a crash in between leaves both copies of the same groups: read the shard once.
+        names = {f.name for f in files}
+        files = [f for f in files if not (f.name.endswith(".jsonl.gz") and f.name[:-3] in names)]
         if not files:
             raise DatasetError("no *.jsonl or *.jsonl.gz group files in folder", path)
         return files
@@ -91,8 +95,14 @@ def parse_group(rec: Any, path: Path, lineno: int) -> TrainingGroup:
     return TrainingGroup(str(rec["query_id"]), rec["query"], passages, meta)
 
 
-def iter_groups(path: str | Path) -> Iterator[TrainingGroup]:
-    """Yield groups from a file or folder; a malformed line is a :class:`DatasetError` naming file and line."""
+def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingGroup]:
+    """Yield groups from a file or folder; a malformed line is a :class:`DatasetError` naming file and line.
+
+    With ``unique_ids`` (default) a ``query_id`` seen before in the same file or folder is an error: a
+    repeated group would silently be trained on twice (e.g. two generation runs appended into one
+    folder, or a shard copied twice).
+    """
+    seen: dict[str, tuple[Path, int]] = {}
     for file in group_files(path):
         with _open(file) as fh:
             for lineno, line in enumerate(fh, start=1):
@@ -101,9 +111,22 @@ def iter_groups(path: str | Path) -> Iterator[TrainingGroup]:
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise DatasetError(f"malformed JSON line ({exc.msg})", file, lineno) from exc
-                yield parse_group(rec, file, lineno)
+                    torn = not line.endswith("\n")
+                    hint = ("the last line is cut off: a generation run was interrupted; re-run the same "
+                            "`synrank generate` command to resume (it removes the torn line) or delete the line"
+                            if torn else "fix or remove this line")
+                    raise DatasetError(f"malformed JSON line ({exc.msg})", file, lineno, hint=hint) from exc
+                group = parse_group(rec, file, lineno)
+                if unique_ids:
+                    first = seen.get(group.query_id)
+                    if first is not None:
+                        where = f"line {first[1]}" if first[0] == file else f"{first[0]}:{first[1]}"
+                        raise DatasetError(f"duplicate query_id {group.query_id!r} (first on {where})", file,
+                                           lineno, hint="each query must appear in one group only; remove the "
+                                           "repeated group")
+                    seen[group.query_id] = (file, lineno)
+                yield group
 
 
-def read_groups(path: str | Path) -> list[TrainingGroup]:
-    return list(iter_groups(path))
+def read_groups(path: str | Path, unique_ids: bool = True) -> list[TrainingGroup]:
+    return list(iter_groups(path, unique_ids=unique_ids))

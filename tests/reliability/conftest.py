@@ -41,3 +41,32 @@ def run_file(tmp_path) -> Path:
     path = tmp_path / "run.trec"
     path.write_text(RUN, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The training tests' word-level StaticEmbedding sentence-transformers folder (dim 16)."""
+    from tests.training.conftest import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("rel-model") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_groups(tmp_path_factory) -> Path:
+    from tests.training.conftest import make_groups, write_groups
+
+    return write_groups(tmp_path_factory.mktemp("rel-groups") / "groups.jsonl", make_groups(24))
+
+
+@pytest.fixture
+def train_config(tmp_path, tiny_model, tiny_groups):
+    """``train_config(name, **overrides) -> Path`` of a JSON training config for the tiny model."""
+    from tests.training.conftest import tiny_config
+
+    def make(name: str = "cfg", **overrides) -> Path:
+        cfg = tiny_config(overrides.pop("base", tiny_model), overrides.pop("groups", tiny_groups), **overrides)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(cfg), encoding="utf-8")
+        return path
+
+    return make
