@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 METRICS_SCHEMA = "synrank.metrics/v1"
 
 # options that only make sense with --model, and the value meaning "not given"
-_MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name")
+_MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name", "candidates")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, metavar="DIR",
                    help="write per_query.tsv and metrics.json (model mode: also run.trec.gz) into DIR")
     p.add_argument("--measures", metavar="LIST",
-                   help="comma-separated measures for --run, e.g. nDCG@10,MAP,Recall@100 (default: the standard set)")
+                   help="comma-separated measures, e.g. nDCG@10,MAP,Recall@100 (default: the standard set)")
     p.add_argument("--json", action="store_true", help="print the aggregate scores as JSON instead of a table")
     model = p.add_argument_group("model options (only with --model)")
     model.add_argument("--mode", choices=("auto", "full", "rerank"), default=None,
@@ -57,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--no-cache", action="store_true", default=None,
                        help="do not read or write the embedding cache")
     model.add_argument("--name", default=None, help="name recorded for the model in the artifacts")
+    model.add_argument("--candidates", type=Path, default=None, metavar="RUN",
+                       help="rerank mode: re-rank this TREC run's candidates instead of the dataset's shipped run")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -76,26 +78,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if given:
             raise SynrankError(f"{', '.join(given)} only apply with --model; a --run is evaluated as it is")
         return _evaluate_run_file(args)
-    if args.measures:
-        raise SynrankError("--measures applies to --run only; a model evaluation uses the standard measures")
     return _evaluate_model(args)
 
 
 # ---------------------------------------------------------------------------------------------- --run
 
 
+def _measures(args: argparse.Namespace) -> tuple[str, ...]:
+    from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measures
+
+    try:
+        return tuple(m.name for m in parse_measures(args.measures or DEFAULT_MEASURES))
+    except ValueError as exc:
+        raise SynrankError(f"--measures: {exc}") from exc
+
+
 def _evaluate_run_file(args: argparse.Namespace) -> int:
     from synrank.data import load_dataset
     from synrank.data.trec import read_run
     from synrank.evaluation.evaluator import evaluate_run, write_per_query_tsv
-    from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measures
     from synrank.io import atomic_write_json, folder_lock, sha256_file
     from synrank.provenance import Timings, config_hash, hardware, package_versions
 
-    try:
-        measures = parse_measures(args.measures) if args.measures else parse_measures(DEFAULT_MEASURES)
-    except ValueError as exc:
-        raise SynrankError(f"--measures: {exc}") from exc
+    measures = _measures(args)
     timings = Timings()
     with timings.measure("load_dataset"):
         dataset = load_dataset(args.dataset, split=args.split, corpus=False)
@@ -160,6 +165,10 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     from synrank.evaluation.pipeline import evaluate_model  # heavy (torch); import only when needed
 
     kwargs: dict[str, Any] = {"split": args.split, "output_dir": args.output, "mode": args.mode or "auto"}
+    if args.measures:
+        kwargs["measures"] = _measures(args)
+    if args.candidates is not None:
+        kwargs["candidates"] = args.candidates
     if args.top_k is not None:
         kwargs["top_k"] = args.top_k
     if args.batch_size is not None:

@@ -89,7 +89,7 @@ def test_gz_run_and_partial_run(shared_datasets, tmp_path, capsys, caplog):
 
 
 @pytest.mark.parametrize("extra", [["--mode", "full"], ["--top-k", "10"], ["--no-cache"], ["--name", "x"],
-                                   ["--batch-size", "8"], ["--max-length", "64"]])
+                                   ["--batch-size", "8"], ["--max-length", "64"], ["--candidates", "c.trec"]])
 def test_model_options_rejected_with_run(shared_datasets, extra, capsys):
     run_path = shared_datasets / "trec-dl-2019" / "bm25_top100.trec"
     code, _, err = run_cli(["evaluate", "--run", str(run_path), "--dataset", "trec-dl-2019", *extra], capsys)
@@ -151,5 +151,9 @@ def test_model_mode_defaults_leave_pipeline_defaults(fake_pipeline, capsys):
     code, _, _ = run_cli(["evaluate", "--model", "m", "--dataset", "scifact"], capsys)
     assert code == 0
     assert fake_pipeline == [("m", "scifact", {"split": None, "output_dir": None, "mode": "auto"})]
-    code, _, err = run_cli(["evaluate", "--model", "m", "--dataset", "scifact", "--measures", "MAP"], capsys)
-    assert code == 2 and "--measures applies to --run only" in err
+    fake_pipeline.clear()
+    code, _, _ = run_cli(["evaluate", "--model", "m", "--dataset", "trec-dl-2019", "--measures", "ndcg@10,AP",
+                          "--mode", "rerank", "--candidates", "c.trec"], capsys)
+    assert code == 0
+    assert fake_pipeline == [("m", "trec-dl-2019", {"split": None, "output_dir": None, "mode": "rerank",
+                                                     "measures": ("nDCG@10", "MAP"), "candidates": Path("c.trec")})]
