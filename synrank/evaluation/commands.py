@@ -22,11 +22,12 @@ _MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name", 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate", help="evaluate a TREC run file or a model on a dataset",
-        description="Score a retrieval run on a dataset split and print the measures "
-                    "(nDCG@{1,3,5,10,100} with linear gains, MAP, Recall@{10,100,1000}, MRR@10, P@10 via "
-                    "trec_eval). Binary measures use the dataset's relevance threshold (TREC DL: grade >= 2); "
-                    "every judged query counts, 0 when nothing was retrieved. With --output, per_query.tsv "
-                    "and metrics.json (config, config hash, versions, dataset sha256) are written atomically.",
+        description="Score a retrieval run on a dataset split and print the measures (nDCG@{1,3,5,10,100}\n"
+                    "with linear gains, MAP, Recall@{10,100,1000}, MRR@10, P@10, computed by trec_eval).\n"
+                    "Binary measures use the dataset's relevance threshold (TREC DL: grade >= 2); every\n"
+                    "judged query counts, 0 when nothing was retrieved; ties rank by doc id ascending.\n"
+                    "With --output, per_query.tsv and metrics.json (config, config hash, versions,\n"
+                    "dataset sha256) are written atomically.",
         epilog="examples:\n"
                "  synrank evaluate --run bm25_top100.trec --dataset trec-dl-2019\n"
                "  synrank evaluate --model all-MiniLM-L6-v2 --dataset scifact --output results/minilm-scifact",
