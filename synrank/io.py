@@ -82,16 +82,33 @@ def atomic_write_gzip_text(path: PathLike, text: str) -> None:
 
 
 def append_jsonl(path: PathLike, records: list[dict] | dict) -> None:
-    """Append whole JSON lines and fsync, so at most the line being written can be lost."""
+    """Append whole JSON lines and fsync, so at most the line being written can be lost.
+
+    If the write fails (disk full, quota, I/O error) the file is cut back to its previous length, so a
+    partial line never sits in the middle of the log where the next append would glue onto it.
+    """
     if isinstance(records, dict):
         records = [records]
-    data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in records)
+    data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in records).encode("utf-8")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "ab")  # noqa: SIM115 - closed below; the size is needed for the rollback
+    except OSError as exc:
+        raise SynrankError(f"{path}: cannot write here ({exc.strerror or exc}); choose a writable output "
+                           "folder") from exc
+    with fh:
+        start = fh.seek(0, os.SEEK_END)
+        try:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                fh.truncate(start)
+                os.fsync(fh.fileno())
+            raise SynrankError(f"{path}: append failed ({exc.strerror or exc}); the file was left as it was "
+                               "before this write (free space and re-run to resume)") from exc
 
 
 def read_jsonl_tolerant(path: PathLike) -> tuple[list[dict], int]:
@@ -155,15 +172,18 @@ def folder_lock(folder: PathLike, timeout: float = 0.0, what: str = "folder") ->
     one gets a :class:`LockedError` instead.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder / ".lock"))
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=timeout)
     except Timeout as exc:
         raise LockedError(
             f"{folder}: another synrank process is writing this {what} (lock {folder / '.lock'}); "
             "wait for it to finish or use another output folder"
         ) from exc
+    except OSError as exc:
+        raise SynrankError(f"{folder}: cannot create or lock this {what} ({exc.strerror or exc}); choose a "
+                           "writable folder (a path below a regular file, or a read-only location?)") from exc
     try:
         yield
     finally:

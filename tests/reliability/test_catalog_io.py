@@ -1,0 +1,178 @@
+"""Catalog: a full disk, an output folder that cannot be written, two runs writing one folder at once.
+
+A full disk is simulated by making ``os.fsync`` (every atomic write and append ends with it) or the
+write itself fail with ``ENOSPC``. Tests run as root, which ignores ``chmod``, so an unwritable output
+folder is a path below a regular file (``mkdir`` fails with ENOTDIR/EEXIST for every user).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from synrank.errors import LockedError, SynrankError
+from synrank.io import append_jsonl, atomic_write_bytes, atomic_write_json, folder_lock, read_jsonl_tolerant
+from tests.reliability.harness import (
+    REPO,
+    assert_clean_failure,
+    assert_nothing_half_written,
+    listing,
+    run_cli_inprocess,
+)
+
+
+def _enospc(*_a, **_k):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+# ----------------------------------------------------------------------------------------- full disk
+def test_full_disk_atomic_write_keeps_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "metrics.json"
+    atomic_write_json(target, {"ndcg": 0.5})
+    monkeypatch.setattr(os, "fsync", _enospc)
+    with pytest.raises(SynrankError, match="No space left on device.*nothing was written"):
+        atomic_write_json(target, {"ndcg": 0.9})
+    monkeypatch.undo()
+    assert target.read_text() == '{\n  "ndcg": 0.5\n}\n'
+    assert listing(tmp_path) == {"metrics.json"}
+
+
+def test_full_disk_on_new_file_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fsync", _enospc)
+    with pytest.raises(SynrankError, match="metrics.bin: write failed"):
+        atomic_write_bytes(tmp_path / "metrics.bin", b"x" * 10)
+    assert listing(tmp_path) == set()
+
+
+def test_full_disk_append_rolls_back_the_partial_line(tmp_path, monkeypatch):
+    log = tmp_path / "shard-00000.jsonl"
+    append_jsonl(log, {"query_id": "a"})
+    before = log.read_bytes()
+    monkeypatch.setattr(os, "fsync", _enospc)  # the bytes reach the file, then the fsync fails
+    with pytest.raises(SynrankError, match="append failed.*left as it was"):
+        append_jsonl(log, [{"query_id": "b"}, {"query_id": "c"}])
+    monkeypatch.undo()
+    assert log.read_bytes() == before
+    append_jsonl(log, {"query_id": "d"})
+    assert [r["query_id"] for r in read_jsonl_tolerant(log)[0]] == ["a", "d"]
+
+
+def test_full_disk_cli_evaluate(toy, run_file, tmp_path, monkeypatch):
+    out = tmp_path / "results"
+    monkeypatch.setattr(os, "fsync", _enospc)
+    res = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", out)
+    monkeypatch.undo()
+    assert_clean_failure(res, "No space left on device", "nothing was written")
+    assert_nothing_half_written(out)
+
+
+def test_full_disk_cli_train(train_config, tmp_path, monkeypatch):
+    """The first checkpoint cannot be fsynced: one error line, no final-named checkpoint or model."""
+    out = tmp_path / "run"
+    monkeypatch.setattr(os, "fsync", _enospc)
+    res = run_cli_inprocess("train", "--config", train_config(max_steps=4, save_every=2), "--output", out)
+    monkeypatch.undo()
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert len(res.error_lines) == 1 and "No space left on device" in res.error_lines[0], res.stderr
+    names = listing(out)
+    assert not any(n.startswith("checkpoints/step-") for n in names), names
+    assert "model.safetensors" not in names and "trainer_state.json" not in names
+
+
+# ------------------------------------------------------------------------------ unwritable output folder
+@pytest.fixture
+def below_a_file(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a regular file\n")
+    return blocker / "out"
+
+
+def test_unwritable_output_evaluate(toy, run_file, below_a_file):
+    res = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", below_a_file)
+    assert_clean_failure(res, str(below_a_file), "cannot create or lock", "writable")
+
+
+def test_unwritable_output_train(train_config, below_a_file):
+    res = run_cli_inprocess("train", "--config", train_config(), "--output", below_a_file)
+    assert_clean_failure(res, str(below_a_file), "cannot create or lock", "writable")
+
+
+def test_unwritable_output_is_a_file_generate(tmp_path):
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("1\twhat is a unique test query about otters\n")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x\n")
+    res = run_cli_inprocess("generate", "--queries", queries, "--out", blocker / "out", "--backend", "echo",
+                            "--strategy", "direct", "--no-progress")
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert len(res.error_lines) == 1 and "not-a-folder" in res.error_lines[0], res.stderr
+
+
+def test_atomic_write_below_a_file(below_a_file):
+    with pytest.raises(SynrankError, match="cannot write here"):
+        atomic_write_json(below_a_file / "metrics.json", {})
+
+
+# ------------------------------------------------------------------------ two runs, one folder
+@pytest.fixture
+def held_lock(tmp_path):
+    """Another process holding ``folder_lock`` on ``tmp_path / 'shared'`` until the test ends."""
+    folder = tmp_path / "shared"
+    code = textwrap.dedent(f"""
+        import sys, time
+        from synrank.io import folder_lock
+        with folder_lock({str(folder)!r}):
+            print("locked", flush=True)
+            time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "locked"
+    yield folder
+    proc.kill()
+    proc.wait()
+
+
+def test_lock_error_in_library(held_lock):
+    with pytest.raises(LockedError, match="another synrank process"), folder_lock(held_lock):
+        pass
+
+
+def test_two_runs_same_results_folder_evaluate(toy, run_file, held_lock):
+    before = listing(held_lock)
+    res = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", held_lock)
+    assert_clean_failure(res, str(held_lock), "another synrank process", "use another output folder")
+    assert listing(held_lock) == before
+
+
+def test_two_runs_same_training_folder(train_config, held_lock):
+    before = listing(held_lock)
+    res = run_cli_inprocess("train", "--config", train_config(), "--output", held_lock)
+    assert_clean_failure(res, "another synrank process", "training output")
+    assert listing(held_lock) == before
+
+
+def test_two_generators_same_folder(tmp_path, held_lock):
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("1\twhat is a unique test query about otters\n")
+    before = listing(held_lock)
+    res = run_cli_inprocess("generate", "--queries", queries, "--out", held_lock, "--backend", "echo",
+                            "--strategy", "direct", "--no-progress")
+    assert_clean_failure(res, "another synrank process", "synthetic output folder")
+    assert listing(held_lock) == before
+
+
+def test_lock_is_released_after_a_failed_run(toy, run_file, tmp_path):
+    out = tmp_path / "results"
+    bad = tmp_path / "bad.trec"
+    bad.write_text("q1 Q0 d1 1 x t\n")
+    assert run_cli_inprocess("evaluate", "--run", bad, "--dataset", toy, "--output", out).returncode == 2
+    res = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", out)
+    assert res.returncode == 0, res.stderr
