@@ -33,6 +33,16 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do that once at import, before any worker threads exist.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
@@ -43,6 +53,8 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp creates 0600; give the artifact the permissions a plain open() would (0666 & ~umask)
+        os.fchmod(fd, 0o666 & ~_UMASK)
     except OSError as exc:
         raise SynrankError(f"{path}: cannot write here ({exc.strerror}); choose a writable output folder") from exc
     binary = "b" in mode
