@@ -446,7 +446,8 @@ def pack(out: str | Path) -> dict[str, int]:
         idx = int(SHARD_RE.match(path.name).group(1))
         if active is not None and idx >= active:
             continue
-        repair_jsonl_tail(path) if active is None else None
+        if active is None:
+            repair_jsonl_tail(path)
         text = path.read_text(encoding="utf-8")
         text = text[: text.rfind("\n") + 1]
         gz = path.with_name(path.name + ".gz")
