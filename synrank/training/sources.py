@@ -8,7 +8,8 @@
   data into the graded scale (the ``synthetic+real`` union).
 - ``self_supervised``: Contriever-style independent cropping (Izacard et al., 2022, §3.1): two spans of
   one document, each of a length drawn uniformly in ``[crop_min_ratio, crop_max_ratio]`` of the
-  document's words at a uniformly drawn start, are a (query, positive) pair; in-batch negatives only.
+  document's words at a uniformly drawn start, are a (query, positive) pair (the positive gets
+  ``positive_grade``, so InfoNCE's default threshold 2 counts it); in-batch negatives only.
   Only the documents are read — no queries, no labels.
 
 Leakage rules (never train on evaluation material):
@@ -71,6 +72,7 @@ class CropItem:
     min_ratio: float
     max_ratio: float
     min_words: int
+    grade: int = 3
 
     def _span(self, rng: np.random.Generator) -> str:
         n = len(self.words)
@@ -82,7 +84,7 @@ class CropItem:
     def draw(self, rng: np.random.Generator, group_size: int,
              short_groups: ShortPolicy) -> tuple[str, list[str], list[int]]:
         query = self._span(rng)
-        return query, [self._span(rng) for _ in range(group_size)], [1] * group_size
+        return query, [self._span(rng) for _ in range(group_size)], [self.grade] * group_size
 
     def size(self) -> int:
         return 1
@@ -215,7 +217,7 @@ def load_self_supervised_source(src: SourceConfig) -> tuple[list[CropItem], Sour
         if len(words) < 2 * src.crop_min_words:
             too_short += 1
             continue
-        items.append(CropItem(words, src.crop_min_ratio, src.crop_max_ratio, src.crop_min_words))
+        items.append(CropItem(words, src.crop_min_ratio, src.crop_max_ratio, src.crop_min_words, src.positive_grade))
         if src.max_groups is not None and len(items) >= src.max_groups:
             break
     report.n_excluded_documents = len(excluded)
