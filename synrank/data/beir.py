@@ -216,7 +216,7 @@ def _warn(warnings: list[str], message: str) -> None:
     (a benchmark loading the same dataset for ten models should not repeat it ten times)."""
     if message in _LOGGED:
         logger.debug(message)
-    else:
+    elif logger.isEnabledFor(logging.WARNING):  # a silenced load (the leakage guard) does not count as shown
         _LOGGED.add(message)
         logger.warning(message)
     warnings.append(message)

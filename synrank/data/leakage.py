@@ -98,6 +98,19 @@ def evaluation_guard(search_path: Iterable[Path] | None = None) -> EvaluationQue
     a dataset would let its queries leak.
     """
     guard = EvaluationQueryGuard()
+    # The guard needs only query texts and judged ids; the loaders' tolerated-quirk warnings (e.g.
+    # cranfield's negative raw codes) concern evaluation, not this, and would print on every train/generate.
+    beir_log = logging.getLogger("synrank.data.beir")
+    level = beir_log.level
+    beir_log.setLevel(logging.ERROR)
+    try:
+        _collect(guard, search_path)
+    finally:
+        beir_log.setLevel(level)
+    return guard
+
+
+def _collect(guard: EvaluationQueryGuard, search_path: Iterable[Path] | None) -> None:
     for info in list_datasets(search_path):
         if info.training_pool or not info.has_queries:
             continue
@@ -119,4 +132,3 @@ def evaluation_guard(search_path: Iterable[Path] | None = None) -> EvaluationQue
             guard.add(queries[qid], f"{info.name}/{split_label}:{qid}")
         guard.datasets.append(info.name)
         logger.debug("leakage guard: %d queries from %s", len(selected), info.name)
-    return guard
