@@ -178,33 +178,70 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(self, name_or_path: Any, max_length: int | None = None, device: str | None = None,
-                 sep: str = TITLE_SEP, show_progress_bar: bool | None = None, **model_kwargs: Any):
-        from sentence_transformers import SentenceTransformer
-
+                 sep: str = TITLE_SEP, show_progress_bar: bool | None = None, lazy: bool = True,
+                 **model_kwargs: Any):
         self.sep = sep
         self.show_progress_bar = show_progress_bar
         self._folder: Path | None = None
-        if isinstance(name_or_path, SentenceTransformer):
-            self.model = name_or_path
-            self.name = getattr(name_or_path, "model_card_data", None) and \
-                getattr(name_or_path.model_card_data, "model_name", None) or type(name_or_path).__name__
-        else:
-            spec = str(name_or_path)
-            resolved = resolve_model_alias(spec)
-            self.name = spec
-            self.model = _load_sentence_transformer(spec, resolved, device=device, **model_kwargs)
-            if Path(resolved).expanduser().is_dir():
-                self._folder = Path(resolved).expanduser().resolve()
-        if max_length is not None:
-            self.model.max_seq_length = int(max_length)
-        self.max_length = getattr(self.model, "max_seq_length", None)
-        declared = getattr(self.model, "similarity_fn_name", None) or "cosine"
+        self._model: Any = None
+        self._requested_max_length = None if max_length is None else int(max_length)
+        self._fingerprint: str | None = None
+        if not isinstance(name_or_path, (str, os.PathLike)):
+            from sentence_transformers import SentenceTransformer
+
+            if not isinstance(name_or_path, SentenceTransformer):
+                raise ModelError(f"expected a model name, folder or SentenceTransformer, got {type(name_or_path).__name__}")
+            card = getattr(name_or_path, "model_card_data", None)
+            self.name = getattr(card, "model_name", None) or type(name_or_path).__name__
+            self._set_model(name_or_path)
+            return
+        spec = os.fspath(name_or_path)
+        resolved = resolve_model_alias(spec)
+        self.name = spec
+        self._load_args = (spec, resolved, device, model_kwargs)
+        folder = Path(resolved).expanduser()
+        if folder.is_dir():
+            _check_model_folder(folder)
+            self._folder = folder.resolve()
+            meta = _folder_metadata(self._folder) if lazy else None
+            if meta is not None:
+                # Everything the search and the cache key need is in the folder's config files, so the
+                # (slow) model load waits until something must actually be encoded: a fully cached
+                # re-evaluation never imports torch's model code at all.
+                self.similarity, max_len, self.normalizes = meta
+                self.max_length = self._requested_max_length or max_len
+                self._check_similarity(self.similarity)
+                return
+        self._set_model(_load_sentence_transformer(spec, resolved, device=device, **model_kwargs))
+
+    def _check_similarity(self, declared: str) -> None:
         if declared not in SIMILARITIES:
             raise ModelError(f"model {self.name} declares similarity {declared!r}; exact inner-product search "
                              f"supports only {SIMILARITIES}", self._folder)
-        self.similarity = declared
-        self.normalizes = _has_normalize(self.model)
-        self._fingerprint: str | None = None
+
+    def _set_model(self, model: Any) -> None:
+        if self._requested_max_length is not None:
+            model.max_seq_length = self._requested_max_length
+        declared = getattr(model, "similarity_fn_name", None) or "cosine"
+        self._check_similarity(declared)
+        normalizes = _has_normalize(model)
+        max_length = getattr(model, "max_seq_length", None)
+        if self._model is None and hasattr(self, "similarity"):  # lazily loaded: must match the files
+            expected = (self.similarity, self.max_length, self.normalizes)
+            if (declared, max_length, normalizes) != expected:
+                raise ModelError(f"model loaded with (similarity, max_length, normalizes) = "
+                                 f"{(declared, max_length, normalizes)} but its config files say {expected}",
+                                 self._folder, hint="report this: the folder's config files are inconsistent")
+        self._model = model
+        self.similarity, self.max_length, self.normalizes = declared, max_length, normalizes
+
+    @property
+    def model(self) -> Any:
+        """The ``SentenceTransformer`` (loaded on first use when built from a folder)."""
+        if self._model is None:
+            spec, resolved, device, kwargs = self._load_args
+            self._set_model(_load_sentence_transformer(spec, resolved, device=device, **kwargs))
+        return self._model
 
     @property
     def fingerprint(self) -> str:
@@ -235,6 +272,34 @@ class SentenceTransformerEncoder:
         return f"SentenceTransformerEncoder({self.name!r}, max_length={self.max_length}, similarity={self.similarity})"
 
 
+def _check_model_folder(path: Path) -> None:
+    if not ((path / "modules.json").exists() or (path / "config.json").exists()):
+        raise ModelError("not a sentence-transformers or transformers model folder "
+                         "(no modules.json or config.json)", path,
+                         hint="pass the folder a trainer checkpoint or save_pretrained() wrote")
+
+
+def _folder_metadata(folder: Path) -> tuple[str, int, bool] | None:
+    """(similarity, max_seq_length, has Normalize) from a sentence-transformers folder's config files,
+    or None when they do not state all three unambiguously (then the model is loaded eagerly)."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text("utf-8"))
+        types = [str(m.get("type", "")) for m in modules]
+        first = modules[0]
+        if not types[0].endswith(".Transformer"):
+            return None
+        sbert = json.loads((folder / first.get("path", "") / "sentence_bert_config.json").read_text("utf-8"))
+        max_len = sbert.get("max_seq_length")
+        st_cfg_path = folder / "config_sentence_transformers.json"
+        st_cfg = json.loads(st_cfg_path.read_text("utf-8")) if st_cfg_path.exists() else {}
+    except (OSError, ValueError, IndexError, KeyError, AttributeError):
+        return None
+    if not isinstance(max_len, int) or st_cfg.get("prompts") or st_cfg.get("default_prompt_name"):
+        return None
+    similarity = st_cfg.get("similarity_fn_name") or "cosine"
+    return similarity, max_len, any(t.endswith(".Normalize") for t in types)
+
+
 def _load_sentence_transformer(spec: str, resolved: str, device: str | None = None, **kwargs: Any) -> Any:
     from sentence_transformers import SentenceTransformer
 
@@ -244,10 +309,7 @@ def _load_sentence_transformer(spec: str, resolved: str, device: str | None = No
     if path.exists():
         if not path.is_dir():
             raise ModelError("model path is a file; expected a sentence-transformers folder", path)
-        if not ((path / "modules.json").exists() or (path / "config.json").exists()):
-            raise ModelError("not a sentence-transformers or transformers model folder "
-                             "(no modules.json or config.json)", path,
-                             hint="pass the folder a trainer checkpoint or save_pretrained() wrote")
+        _check_model_folder(path)
         try:
             return SentenceTransformer(str(path), device=device or "cpu", local_files_only=True, **kwargs)
         except Exception as exc:

@@ -100,3 +100,13 @@ def test_similarity_declarations():
     assert encoder_similarity(types.SimpleNamespace(similarity="cos_sim")) == "cosine"
     with pytest.raises(ModelError, match="euclidean"):
         encoder_similarity(types.SimpleNamespace(similarity="euclidean"))
+
+
+def test_folder_model_loads_lazily_with_the_same_settings(minilm_path):
+    lazy = load_encoder(str(minilm_path))
+    assert lazy._model is None  # nothing loaded yet: a fully cached evaluation never pays the load
+    eager = SentenceTransformerEncoder(str(minilm_path), lazy=False)
+    assert (lazy.similarity, lazy.max_length, lazy.normalizes) == (eager.similarity, eager.max_length, eager.normalizes)
+    assert lazy.fingerprint == eager.fingerprint and lazy._model is None
+    assert lazy.model is not None  # loading checks the files' settings against the loaded model
+    assert lazy._model is not None
