@@ -39,10 +39,10 @@ def build_examples(n: int, path: Path) -> None:
     """``n`` scifact train queries with 1 positive + 3 BM25 negatives each, as synrank groups JSONL."""
     from synrank.data.groups import TrainingGroup
     from synrank.training.config import SourceConfig
-    from synrank.training.sources import _guard, load_supervised_source
+    from synrank.training.sources import evaluation_query_guard, load_supervised_source
 
     src = SourceConfig(kind="supervised", dataset="scifact", n_negatives=3, bm25_depth=30)
-    groups, _ = load_supervised_source(src, "drop", _guard())
+    groups, _ = load_supervised_source(src, "drop", evaluation_query_guard())
     out = []
     for g in groups:
         pos = [p for p in g.passages if p.grade == 3][:1]

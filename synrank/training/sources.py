@@ -90,7 +90,7 @@ class CropItem:
         return 1
 
 
-def _guard():
+def evaluation_query_guard():
     """The evaluation-query guard for the current dataset search path (built once per process)."""
     from synrank.paths import dataset_search_path
 
@@ -232,7 +232,7 @@ def load_training_items(cfg: TrainConfig) -> tuple[list[TrainingItem], list[Sour
     guard = None
     for src in cfg.data:
         if src.kind in ("groups", "supervised") and guard is None:
-            guard = _guard()
+            guard = evaluation_query_guard()
         if src.kind == "groups":
             groups, report = load_group_source(src, cfg.on_evaluation_query, guard)
             new: list[TrainingItem] = [GroupItem(g) for g in groups]
