@@ -70,3 +70,95 @@ def train_config(tmp_path, tiny_model, tiny_groups):
         return path
 
     return make
+
+
+class FakeLLMServer:
+    """An OpenAI-compatible ``/v1/chat/completions`` endpoint on a local ``http.server`` thread.
+
+    ``mode``: ``"ok"`` (a plain passage), ``"json"`` (an all-grades JSON object), ``"garbage"`` (text
+    that is not the requested JSON), ``"500"``, ``"401"``, ``"slow"`` (sleeps ``delay`` s, then ok).
+    Every request's Authorization header is kept in ``auth_headers``.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        server = self
+        self.mode = "ok"
+        self.delay = 1.0
+        self.auth_headers: list[str | None] = []
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                import time
+
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.requests += 1
+                server.auth_headers.append(self.headers.get("Authorization"))
+                mode = server.mode
+                if mode in ("500", "401"):
+                    self.send_response(int(mode))
+                    self.end_headers()
+                    self.wfile.write(b"server says no")
+                    return
+                if mode == "slow":
+                    time.sleep(server.delay)
+                content = {
+                    "garbage": "Sure! Here are the passages you asked for, without any JSON.",
+                    "json": json.dumps({g: f"Otters keep warm with dense fur, passage for grade {g}, "
+                                           "written with enough words to pass the length checks of "
+                                           "the validator in synrank." for g in "3210"}),
+                }.get(mode, "Otters keep warm in cold rivers thanks to very dense fur that traps air.")
+                body = json.dumps({"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
+                                   "usage": {"completion_tokens": 20}}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client timed out first
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def llm_server():
+    server = FakeLLMServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def query_file(tmp_path) -> Path:
+    path = tmp_path / "queries.tsv"
+    path.write_text("1\thow do sea otters keep warm in cold rivers\n"
+                    "2\twhat makes the zorbian mountain goat climb so well\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _guard_once():
+    from synrank.data.leakage import evaluation_guard
+
+    return evaluation_guard()
+
+
+@pytest.fixture(autouse=True)
+def _cached_evaluation_guard(_guard_once, monkeypatch):
+    """The real leakage guard, built once per session (it reads every evaluation set: ~1 s per build)."""
+    monkeypatch.setattr("synrank.data.leakage.evaluation_guard", lambda search_path=None: _guard_once)
