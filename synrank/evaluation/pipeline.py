@@ -27,6 +27,7 @@ from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_que
 from synrank.evaluation.measures import DEFAULT_MEASURES
 from synrank.io import atomic_write_json, folder_lock, sha256_file
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
+from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
 from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity, load_encoder
 from synrank.retrieval.search import DEFAULT_CHUNK_SIZE, exact_search, rerank
@@ -36,6 +37,18 @@ logger = logging.getLogger(__name__)
 METRICS_SCHEMA = "synrank.cell/v1"
 MODES = ("auto", "full", "rerank")
 RUN_FILE, PER_QUERY_FILE, METRICS_FILE = "run.trec.gz", "per_query.tsv", "metrics.json"
+#: Model specs served by the lexical baseline (synrank.retrieval.bm25) instead of an encoder.
+LEXICAL_SPECS = ("bm25",)
+BM25_DEFAULTS = {"library": "bm25s", "k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "porter", "stopwords": "en"}
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @dataclass
@@ -83,7 +96,8 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
                    candidates: str | Path | None = None) -> CellResult:
     """Evaluate one model on one dataset split and (when ``output_dir`` is given) write its artifacts.
 
-    ``model_spec_or_encoder``: anything :func:`synrank.retrieval.encoders.load_encoder` accepts.
+    ``model_spec_or_encoder``: anything :func:`synrank.retrieval.encoders.load_encoder` accepts, or
+    ``"bm25"`` for the lexical baseline (:class:`synrank.retrieval.bm25.BM25Index`, k1=0.9, b=0.4).
     ``dataset``: a name, a folder or a loaded :class:`BeirDataset` (then ``split`` must match or be None).
     ``mode``: ``"full"`` retrieves from the whole corpus; ``"rerank"`` scores only the candidates of
     the dataset's shipped first-stage run (or ``candidates``, a TREC run file); ``"auto"`` re-ranks
@@ -102,7 +116,8 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
             data = dataset
         else:
             data = load_dataset(dataset, split=split)
-        encoder = load_encoder(model_spec_or_encoder, max_length=max_length)
+        lexical = isinstance(model_spec_or_encoder, str) and model_spec_or_encoder.lower() in LEXICAL_SPECS
+        encoder = None if lexical else load_encoder(model_spec_or_encoder, max_length=max_length)
     info = data.info
     if not data.qrels:
         raise ConfigError(f"dataset {info.name!r} split {data.split!r} has no judged queries: nothing to evaluate",
@@ -116,13 +131,17 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
     if not data.corpus:
         raise ConfigError(f"dataset {info.name!r} has no corpus to retrieve from", info.path)
 
-    fingerprint = encoder_fingerprint(encoder)
-    label = _model_label(model_spec_or_encoder, encoder)
+    if lexical:
+        label, fingerprint = "bm25", None
+        bm25_params = {**BM25_DEFAULTS, "version": _version("bm25s")}
+    else:
+        fingerprint = encoder_fingerprint(encoder)
+        label = _model_label(model_spec_or_encoder, encoder)
     config: dict[str, Any] = {
         "model": label,
-        "model_fingerprint": fingerprint,
-        "max_length": getattr(encoder, "max_length", None),
-        "similarity": encoder_similarity(encoder),
+        "model_fingerprint": config_hash(bm25_params, 64) if lexical else fingerprint,
+        "max_length": None if lexical else getattr(encoder, "max_length", None),
+        "similarity": "bm25" if lexical else encoder_similarity(encoder),
         "dataset": info.name,
         "split": data.split,
         "dataset_sha256": data.sha256(),
@@ -133,18 +152,30 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         "relevance_threshold": info.relevance_threshold,
         "ignore_identical_ids": info.ignore_identical_ids,
     }
+    if lexical:
+        config["bm25"] = bm25_params
     if mode == "rerank":
         assert cand_path is not None
         config["candidates"] = {"file": cand_path.name, "sha256": sha256_file(cand_path)}
     chash = config_hash(config)
     queries = data.judged_queries()
     emb_cache: EmbeddingCache | bool = EmbeddingCache(fingerprint) if (cache and fingerprint) else False
-    if cache and not fingerprint:
+    if cache and not fingerprint and not lexical:
         logger.info("model %s has no fingerprint: embedding cache disabled for it", label)
 
     logger.info("evaluating %s on %s/%s (%s, %d queries, %d docs)", label, info.name, data.split, mode,
                 len(queries), len(data.corpus))
-    if mode == "full":
+    if lexical:
+        with timings.measure("index"):
+            index = BM25Index(data.corpus, show_progress=show_progress,
+                              **{k: v for k, v in BM25_DEFAULTS.items() if k != "library"})
+        with timings.measure("search"):
+            if mode == "full":
+                run = index.search(queries, top_k=top_k, ignore_identical_ids=info.ignore_identical_ids)
+            else:
+                run = index.rerank(queries, read_run(cand_path), top_k=top_k,
+                                   ignore_identical_ids=info.ignore_identical_ids)
+    elif mode == "full":
         run = exact_search(encoder, data.corpus, queries, top_k=top_k, batch_size=batch_size,
                            chunk_size=chunk_size, cache=emb_cache,
                            ignore_identical_ids=info.ignore_identical_ids, show_progress=show_progress,

@@ -121,6 +121,22 @@ class BM25Index:
             run[qid] = {self.doc_ids[i]: float(s[i]) for i in order}
         return run
 
+    def rerank(self, queries: Mapping[str, str], candidates_run: Mapping[str, Mapping[str, float]],
+               top_k: int | None = None, ignore_identical_ids: bool = False) -> Run:
+        """Score only each query's candidates (documents must be in the index), (score desc, id asc)."""
+        missing = sorted({d for q in queries for d in candidates_run.get(q, {}) if d not in self._pos})
+        if missing:
+            from synrank.errors import DatasetError
+
+            raise DatasetError(f"{len(missing)} candidate documents are not in the corpus, e.g. {missing[:5]}")
+        run: Run = {}
+        for qid, text in queries.items():
+            cands = [d for d in candidates_run.get(qid, {}) if not (ignore_identical_ids and d == qid)]
+            s = self.scores(text)
+            ranked = sorted(((d, float(s[self._pos[d]])) for d in cands), key=lambda kv: (-kv[1], kv[0]))
+            run[qid] = dict(ranked[:top_k] if top_k is not None else ranked)
+        return run
+
     @property
     def _pos(self) -> dict[str, int]:
         if not hasattr(self, "_pos_cache"):

@@ -130,3 +130,18 @@ def test_static_embedding_runs_through_the_same_path(tmp_path):
                           show_progress=False)
     # bag of MiniLM input embeddings: far below MiniLM, far above chance (measured 0.40 in the brief)
     assert 0.38 <= cell.aggregate["nDCG@10"] <= 0.43, cell.aggregate["nDCG@10"]
+
+
+def test_bm25_cell(scifact_slice, shared_datasets):
+    from synrank.retrieval.bm25 import BM25Index
+
+    cell = evaluate_model("bm25", str(scifact_slice), show_progress=False)
+    assert cell.config["similarity"] == "bm25" and cell.config["bm25"]["k1"] == 0.9
+    from synrank.data import load_dataset
+
+    data = load_dataset(str(scifact_slice))
+    direct = BM25Index(data.corpus).search(data.judged_queries(), top_k=1000)
+    assert cell.run == direct
+    dl = evaluate_model("bm25", "trec-dl-2019", show_progress=False)
+    cands = read_run(shared_datasets / "trec-dl-2019" / "bm25_top100.trec")
+    assert dl.config["mode"] == "rerank" and all(set(dl.run[q]) == set(cands[q]) for q in dl.run)
