@@ -1,0 +1,59 @@
+"""A deterministic, dependency-free encoder for crash tests of the benchmark runner.
+
+Hashed bag-of-words vectors (numpy only: no torch or sentence-transformers import, so a subprocess
+starts in about a second). ``SYNRANK_TEST_ENCODER_DELAY`` seconds of sleep per encode call stretch a
+run so a test can SIGKILL it in the middle. Used as ``model: tests.reliability.fake_encoder:Hash64``.
+NOT a retrieval model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+
+import numpy as np
+
+_WORD = re.compile(r"\w+")
+
+
+class _HashEncoder:
+    dim = 64
+    similarity = "cosine"
+
+    @property
+    def fingerprint(self) -> str:
+        return f"test-hash-encoder-{self.dim}"
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for w in _WORD.findall(text.lower()):
+            h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        delay = float(os.environ.get("SYNRANK_TEST_ENCODER_DELAY", "0") or 0)
+        if delay:
+            time.sleep(delay)
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_queries(self, queries: list[str], batch_size: int = 32, **_: object) -> np.ndarray:
+        return self._encode(list(queries))
+
+    def encode_corpus(self, corpus: list[dict], batch_size: int = 32, **_: object) -> np.ndarray:
+        return self._encode([f"{d.get('title', '')} {d.get('text', '')}" for d in corpus])
+
+
+class Hash64(_HashEncoder):
+    dim = 64
+
+
+class Hash32(_HashEncoder):
+    dim = 32
+
+
+class Hash16(_HashEncoder):
+    dim = 16

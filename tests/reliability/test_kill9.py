@@ -1,0 +1,252 @@
+"""kill -9 at random points, then resume: the final outputs equal an uninterrupted run's.
+
+For each area a subprocess is SIGKILLed at a seeded random point (after a random amount of visible
+progress plus a random extra delay), the same command is re-run to completion, and the outputs are
+compared with a reference run that was never interrupted:
+
+* generation (fake ``echo`` backend, 25 % of replies rejected to exercise retries): the accepted groups;
+* training (the tiny word-level StaticEmbedding): the final weights (sha256) and the loss curve;
+* a benchmark run (BM25 + three numpy test encoders): every cell's run, per-query scores and metrics,
+  and the leaderboard.
+
+Seed 0 of generation and of the benchmark run is in the default test run; the other seeds and all
+training seeds (each subprocess imports sentence-transformers: 10-35 s on a loaded 2-core machine)
+are ``slow``. ``tests/training/test_resume.py`` keeps one training kill in the default run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.reliability.harness import REPO, run_cli_inprocess
+
+SEEDS = [pytest.param(0), pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.Popen([sys.executable, *args], cwd=REPO, env=full_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def kill_at_random_point(proc: subprocess.Popen, progress: Callable[[], int], rng: random.Random,
+                         min_progress: int, max_progress: int, jitter: float, timeout: float = 300) -> int:
+    """Wait until ``progress()`` reaches a random value in [min, max], sleep a random ``<= jitter`` s,
+    SIGKILL. Returns the progress seen at the kill (the test asserts the process did not finish first)."""
+    target = rng.randint(min_progress, max_progress)
+    deadline = time.monotonic() + timeout
+    while progress() < target:
+        if proc.poll() is not None:
+            pytest.fail(f"process ended before the kill point:\n{proc.stderr.read().decode()[-3000:]}")
+        assert time.monotonic() < deadline, "no progress before the timeout"
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0, jitter))
+    assert proc.poll() is None, "process finished before it could be killed; the test proves nothing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return progress()
+
+
+# ------------------------------------------------------------------------------------------ generation
+QUERIES = [
+    "how do sea otters keep warm in cold water", "why do zorbian goats climb steep cliffs",
+    "what makes sourdough bread rise without yeast packets", "how long does a lighthouse lamp last",
+    "why are flamingo feathers pink in the wild", "what tools do beekeepers use in winter",
+    "how do glaciers carve fjords over time", "which rivers flow north in the imaginary land of quor",
+    "why do some violins sound warmer than others", "how do bats find insects at night",
+    "what causes tides to vary across a month", "how is felt made from raw wool",
+    "why does copper turn green on old roofs", "how do tortoises survive long droughts",
+    "what makes a good compost pile for a garden", "how do carrier pigeons navigate home",
+]
+
+
+def _gen_args(queries: Path, out: Path) -> list[str]:
+    return ["generate", "--queries", str(queries), "--out", str(out), "--backend", "echo", "--strategy", "direct",
+            "--limit", "10", "--batch-size", "2", "--seed", "3", "--no-progress",
+            "--backend-option", "fail_rate=0.25"]
+
+
+def _groups_by_query(out: Path) -> dict[str, dict]:
+    """Accepted groups without the fields that name the session or the clock."""
+    from synrank.synthetic.pipeline import iter_records
+
+    groups = {}
+    for rec in iter_records(out):
+        assert rec["query_id"] not in groups, f"query {rec['query_id']} written twice"
+        prov = {k: v for k, v in rec["provenance"].items() if k not in ("session", "generated_at")}
+        groups[rec["query_id"]] = {**rec, "provenance": prov}
+    return groups
+
+
+def _shard_lines(out: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in out.glob("shard-*.jsonl")) if out.exists() else 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_generation_killed_and_resumed(tmp_path, seed):
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("".join(f"{i}\t{q}\n" for i, q in enumerate(QUERIES, 1)))
+    reference = tmp_path / "reference"
+    res = run_cli_inprocess(*_gen_args(queries, reference))
+    assert res.returncode == 0, res.stderr
+    expected = _groups_by_query(reference)
+    assert len(expected) == 10
+
+    killed = tmp_path / "killed"
+    rng = random.Random(seed)
+    proc = _spawn(["-m", "synrank.cli", *_gen_args(queries, killed), "--backend-option", "delay=0.15"], {})
+    kill_at_random_point(proc, lambda: _shard_lines(killed), rng, 1, 8, jitter=0.3)
+    assert len(_groups_by_query(killed)) < 10
+    res = run_cli_inprocess(*_gen_args(queries, killed))
+    assert res.returncode == 0, res.stderr
+    assert _groups_by_query(killed) == expected
+    card = json.loads((killed / "datacard.json").read_text())
+    assert card["groups"] == 10
+
+
+# ------------------------------------------------------------------------------------------ training
+def _weights_sha256(folder: Path) -> str:
+    from safetensors.torch import load_file
+
+    tensors = load_file(folder / "model.safetensors")
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _loss_rows(folder: Path) -> list[str]:
+    lines = (folder / "loss_curve.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, h in enumerate(header) if h != "elapsed_s"]
+    return [",".join(row.split(",")[i] for i in keep) for row in lines]
+
+
+def _checkpoints(out: Path) -> int:
+    root = out / "checkpoints"
+    return len([p for p in root.iterdir() if p.name.startswith("step-")]) if root.is_dir() else 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_training_killed_and_resumed(train_config, tmp_path, seed):
+    cfg = train_config(max_steps=60, save_every=5, loss="ws2")
+    reference = tmp_path / "reference"
+    assert run_cli_inprocess("train", "--config", cfg, "--output", reference).returncode == 0
+
+    killed = tmp_path / "killed"
+    rng = random.Random(seed)
+    steps_seen: list[int] = []
+
+    def progress() -> int:
+        from synrank.training.checkpoint import list_checkpoints
+
+        found = list_checkpoints(killed)
+        if found:
+            steps_seen.append(found[-1][0])
+        return max(steps_seen, default=0)
+
+    proc = _spawn(["-m", "synrank.cli", "train", "--config", str(cfg), "--output", str(killed)], {})
+    kill_at_random_point(proc, progress, rng, 5, 45, jitter=0.2)
+    state = killed / "trainer_state.json"
+    assert not (state.exists() and json.loads(state.read_text()).get("completed"))
+    res = run_cli_inprocess("train", "--config", cfg, "--output", killed, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert _weights_sha256(killed) == _weights_sha256(reference)
+    assert _loss_rows(killed) == _loss_rows(reference)
+
+
+# ------------------------------------------------------------------------------------------ benchmark
+def _bench_dataset(root: Path) -> Path:
+    """60 documents on 12 topics, 12 queries with graded judgements (built here, deterministic)."""
+    rng = random.Random(5)
+    topics = [q.split()[-3:] for q in QUERIES[:12]]
+    filler = ["the", "a", "of", "and", "in", "with", "for", "study", "report", "notes", "data", "figure", "table"]
+    (root / "qrels").mkdir(parents=True)
+    docs, rows = [], []
+    for i in range(60):
+        t = i % 12
+        words = topics[t] * (1 + i // 12 % 3) + rng.sample(filler, 6)
+        rng.shuffle(words)
+        docs.append({"_id": f"d{i}", "title": "", "text": " ".join(words)})
+        rows.append((f"q{t}", f"d{i}", 2 - i // 24 if i // 24 < 2 else 1))
+    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{t}", "text": " ".join(topics[t])}) + "\n"
+                                                for t in range(12)))
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
+                                             + "".join(f"{q}\t{d}\t{g}\n" for q, d, g in rows))
+    return root
+
+
+def _bench_suite(tmp_path: Path) -> Path:
+    dataset = _bench_dataset(tmp_path / "kill9-bench")
+    suite = {
+        "name": "kill9", "description": "reliability kill -9 suite", "baseline": "bm25", "batch_size": 16,
+        "measures": ["nDCG@10", "Recall@100"],
+        "variants": [{"name": "bm25", "bm25": {"k1": 0.9, "b": 0.4}}]
+        + [{"name": f"hash{d}", "model": f"tests.reliability.fake_encoder:Hash{d}"} for d in (64, 32, 16)],
+        "datasets": [{"name": str(dataset), "mode": "full", "top_k": 100}],
+        "comparisons": [{"model": "hash64", "baseline": "bm25"}],
+    }
+    path = tmp_path / "kill9.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def _bench_outputs(results: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for cell in sorted((results / "cells").glob("*/*")):
+        key = str(cell.relative_to(results))
+        out[key + "/run"] = gzip.decompress((cell / "run.trec.gz").read_bytes())
+        out[key + "/per_query"] = (cell / "per_query.tsv").read_bytes()
+        out[key + "/aggregate"] = json.loads((cell / "metrics.json").read_text())["aggregate"]
+    out["leaderboard.csv"] = (results / "leaderboard.csv").read_bytes()
+    return out
+
+
+def _markers(results: Path) -> int:
+    return len(list((results / "cells").glob("*/*/cell.json"))) if (results / "cells").exists() else 0
+
+
+def _run_suite_inprocess(suite_file: Path, results: Path, cache: Path, monkeypatch) -> None:
+    from benchmarks import run as run_mod
+    from benchmarks.suites import load_suite
+
+    monkeypatch.setenv("SYNRANK_CACHE", str(cache))
+    monkeypatch.delenv("SYNRANK_TEST_ENCODER_DELAY", raising=False)
+    summary = run_mod.run_suite(load_suite(suite_file), results)
+    assert not summary["failures"], summary["failures"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_benchmark_run_killed_and_resumed(tmp_path, seed, monkeypatch):
+    suite = _bench_suite(tmp_path)
+    reference = tmp_path / "reference"
+    _run_suite_inprocess(suite, reference, tmp_path / "cache-ref", monkeypatch)
+    expected = _bench_outputs(reference)
+    assert len(expected) == 4 * 3 + 1
+
+    killed = tmp_path / "killed"
+    cache = tmp_path / "cache-killed"
+    rng = random.Random(seed)
+    proc = _spawn(["-m", "benchmarks.run", "--suite", str(suite), "--results", str(killed)],
+                  {"SYNRANK_CACHE": str(cache), "SYNRANK_TEST_ENCODER_DELAY": "0.25"})
+    kill_at_random_point(proc, lambda: _markers(killed), rng, 0, 2, jitter=1.0)
+    _run_suite_inprocess(suite, killed, cache, monkeypatch)  # the same suite, resumed
+    assert _bench_outputs(killed) == expected
