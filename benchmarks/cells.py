@@ -193,7 +193,8 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
     """Compute one (model, dataset) cell unless its marker says it is done with the same config."""
     ident = dataset_identity(ds)
     top_k = ds.top_k or suite.top_k
-    cell_config = {"schema": CELL_SCHEMA, "model": model_identity, "dataset": ident, "top_k": top_k}
+    cell_config = {"schema": CELL_SCHEMA, "model": model_identity, "dataset": ident, "top_k": top_k,
+                   "max_length": variant.max_length}
     chash = config_hash(cell_config)
     folder = results / "cells" / variant.name / ds.key
     marker_path = folder / CELL_MARKER
@@ -256,12 +257,23 @@ class TrainOutcome:
 
 
 def train_config_dict(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[str, Any], Path]:
-    """The variant's training config, validated, with overrides applied and data paths absolute."""
-    from synrank.training.config import load_train_config
+    """The variant's training config, validated, with overrides applied and data paths absolute.
+
+    Returns the config as a dict and the file it came from (the suite file for an inline config)."""
+    from synrank.config import from_dict
+    from synrank.training.config import TrainConfig, _resolve_paths, load_train_config
 
     assert variant.train is not None
+    overrides = dict(variant.train_overrides) or None
+    if isinstance(variant.train, dict):
+        base_dir = Path(suite.source) if suite.source else Path.cwd()
+        raw = _resolve_paths({"name": variant.name, **variant.train}, base_dir)
+        raw.update(overrides or {})
+        source = base_dir / f"{suite.name}.yaml"
+        cfg = from_dict(TrainConfig, raw, source=f"{source} (variant {variant.name!r}, inline train config)")
+        return cfg.to_dict(), source
     path = suite.resolve(variant.train)
-    cfg = load_train_config(path, overrides=dict(variant.train_overrides) or None)
+    cfg = load_train_config(path, overrides=overrides)
     return cfg.to_dict(), path
 
 

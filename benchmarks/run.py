@@ -98,7 +98,8 @@ def _dataset_problem(name: str, need_corpus: bool, beir_online: bool | None) -> 
             return f"dataset {name!r}: not found locally and BEIR's server is unreachable (download)", beir_online
         return f"dataset {name!r}: not found in the dataset search path", beir_online
     if need_corpus and not dataset_info(local).has_corpus:
-        return f"dataset {name!r}: {local} has no corpus.jsonl", beir_online
+        return (f"dataset {name!r}: {local} has no corpus.jsonl (put a complete copy in a folder listed "
+                "earlier in $SYNRANK_DATA)", beir_online)
     return None, beir_online
 
 

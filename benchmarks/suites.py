@@ -7,8 +7,9 @@ keys, missing keys and wrong types are errors naming the file and field.
 Each variant is exactly one of
 
 * ``train: FILE`` — a training config (``synrank train`` schema, resolved against the suite file's
-  folder); the runner trains it first (``train_overrides`` replace top-level keys, e.g. ``max_steps``)
-  and then evaluates the checkpoint;
+  folder), or the same mapping written inline (its ``name`` defaults to the variant's); the runner
+  trains it first (``train_overrides`` replace top-level keys, e.g. ``max_steps``) and then evaluates
+  the checkpoint;
 * ``model: SPEC`` — anything :func:`synrank.retrieval.encoders.load_encoder` accepts: a
   sentence-transformers folder, an alias such as ``all-MiniLM-L6-v2``, a hub name (when online) or an
   importable ``module:Class`` with ``encode_queries`` / ``encode_corpus``;
@@ -48,7 +49,7 @@ class VariantSpec:
     """One row of the leaderboard."""
 
     name: str
-    train: str | None = None
+    train: str | dict[str, Any] | None = None
     model: str | None = None
     bm25: BM25Spec | None = None
     #: Label of the training regime (``base``, ``synthetic-ws2`` ...); defaults to ``name``.
@@ -88,15 +89,19 @@ class DatasetSpec:
     max_queries: int | None = None
     sample_seed: int = 0
     top_k: int | None = None
+    #: Column / folder name when the dataset name alone is ambiguous (e.g. two splits of msmarco).
+    label: str | None = None
 
     def validate(self) -> None:
+        if self.label is not None and not _NAME_RE.match(self.label):
+            raise ValueError(f"dataset label {self.label!r}: use letters, digits and . _ + - only")
         if self.max_queries is not None and self.max_queries < 2:
             raise ValueError(f"dataset {self.name!r}: max_queries must be >= 2 or null")
 
     @property
     def key(self) -> str:
-        """Folder / column name: the dataset name (a path's last component)."""
-        return Path(self.name).name
+        """Folder / column name: ``label``, else the dataset name (a path's last component)."""
+        return self.label or Path(self.name).name
 
 
 @dataclass
