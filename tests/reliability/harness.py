@@ -15,6 +15,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ERROR_MARK = ": error: "
+#: ``synrank <command>: error: ...`` or ``benchmarks.run: error: ...``
+_ERROR_LINE = re.compile(r"^(synrank|benchmarks\.\w+)( [\w-]+)?: error: ")
 
 
 @dataclass
@@ -32,7 +35,7 @@ class CliResult:
 
     @property
     def error_lines(self) -> list[str]:
-        return [ln for ln in self.stderr.splitlines() if ERROR_MARK in ln and ln.startswith("synrank")]
+        return [ln for ln in self.stderr.splitlines() if _ERROR_LINE.match(ln)]
 
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
