@@ -7,7 +7,8 @@ Output folder layout (``--out DIR``)::
     shard-00000.jsonl        accepted groups (synrank.groups/v1), appended and fsynced one per line;
                              each session starts a new shard and rotates every ``shard_size`` groups
     shard-0000N.jsonl.gz     shards compacted by :func:`pack` (read the same way)
-    rejects.jsonl            rejected passages/queries with their reasons (never read as groups)
+    rejects-0000N.jsonl      rejected passages/queries with their reasons, one file per session (never read
+                             as groups); ``.jsonl.gz`` once packed. (``rejects.jsonl[.gz]``: older layout, read too)
     log/runs.jsonl           per-batch cumulative counters of each session (tokens, seconds, ...)
     datacard.json / .md      written at the end of a run, or by ``synrank generate --finalize DIR``
 
@@ -47,6 +48,7 @@ from synrank.synthetic.validate import ValidationConfig, check_group, check_pass
 log = logging.getLogger(__name__)
 
 SHARD_RE = re.compile(r"^shard-(\d{5})\.jsonl(\.gz)?$")
+REJECTS_RE = re.compile(r"^rejects(?:-(\d{5}))?\.jsonl(\.gz)?$")
 IDENTITY_KEYS = ("queries", "strategy", "levels", "seed", "prompt_version", "backend", "model_sha256", "model",
                  "sampling", "validation", "max_attempts", "strategy_config")
 
@@ -98,12 +100,16 @@ def iter_records(out: Path):
         yield from _iter_lines(plain if plain.exists() else path)
 
 
+def reject_files(out: Path) -> list[Path]:
+    """Reject logs, one per stem: the plain file when both plain and packed exist."""
+    files = sorted(p for p in out.iterdir() if REJECTS_RE.match(p.name))
+    plain = {p.name for p in files if p.suffix == ".jsonl"}
+    return [p for p in files if not (p.suffix == ".gz" and p.name[:-3] in plain)]
+
+
 def iter_rejects(out: Path):
-    for name in ("rejects.jsonl", "rejects.jsonl.gz"):
-        p = out / name
-        if p.exists():
-            yield from _iter_lines(p)
-            return
+    for path in reject_files(out):
+        yield from _iter_lines(path)
 
 
 def _seed(*parts: Any) -> int:
@@ -193,7 +199,9 @@ class Generator:
                 cut = repair_jsonl_tail(path)
                 if cut:
                     log.warning("%s: removed a torn last line (%d bytes) left by an interrupted run", path, cut)
-        repair_jsonl_tail(self.out / "rejects.jsonl")
+        for path in reject_files(self.out):
+            if path.suffix == ".jsonl":
+                repair_jsonl_tail(path)
         self.n_written = 0
         for rec in iter_records(self.out):
             if rec["query_id"] not in self.done:
@@ -230,7 +238,8 @@ class Generator:
             self.dedup.add(p["text"])
 
     def _reject(self, **rec: Any) -> None:
-        append_jsonl(self.out / "rejects.jsonl", {"time": _now(), "session": self.session, **rec})
+        append_jsonl(self.out / f"rejects-{self.first_shard:05d}.jsonl",
+                     {"time": _now(), "session": self.session, **rec})
 
     def _mark_active(self) -> None:
         atomic_write_json(self.out / "log" / "active.json",
@@ -260,6 +269,7 @@ class Generator:
                           "max_attempts": cfg.max_attempts, "validation": cfg.validation.to_dict(),
                           "dedup": "exact normalized-text duplicates across the dataset rejected"}
         self.shard_groups = 0
+        self.first_shard = self.shard_index  # names this session's rejects file
         self._mark_active()
         self.stats = {"groups": 0, "prompts": 0, "gen_tokens": 0, "gen_seconds": 0.0, "wall_seconds": 0.0,
                       "rejected_passages": 0, "failed_queries": 0, "ineligible_queries": 0,
@@ -433,9 +443,9 @@ def _active_index(out: Path) -> int | None:
 
 
 def pack(out: str | Path) -> dict[str, int]:
-    """Compact closed shards to ``.jsonl.gz`` (atomic; the plain file is removed after) and snapshot rejects.
+    """Compact closed shards and reject logs to ``.jsonl.gz`` (atomic; the plain file is removed after).
 
-    Safe while a generator runs: only shards with an index below the live one are touched.
+    Safe while a generator runs: only files of sessions/shards below the live shard index are touched.
     """
     out = Path(out)
     active = _active_index(out)
@@ -448,17 +458,32 @@ def pack(out: str | Path) -> dict[str, int]:
             continue
         if active is None:
             repair_jsonl_tail(path)
-        text = path.read_text(encoding="utf-8")
-        text = text[: text.rfind("\n") + 1]
-        gz = path.with_name(path.name + ".gz")
-        atomic_write_gzip_text(gz, text)
-        with gzip.open(gz, "rt", encoding="utf-8") as fh:
-            if fh.read() != text:
-                raise GenerationError("compressed shard does not read back identically", gz)
-        path.unlink()
+        if path.with_name(path.name + ".gz").exists():
+            path.with_name(path.name + ".gz").unlink()  # an interrupted earlier pack: redo from the plain file
+        _compact(path)
         packed += 1
-    rej = out / "rejects.jsonl"
-    if rej.exists():
-        text = rej.read_text(encoding="utf-8")
-        atomic_write_gzip_text(out / "rejects.jsonl.gz", text[: text.rfind("\n") + 1])
+    for path in sorted(out.iterdir()):
+        m = REJECTS_RE.match(path.name)
+        if not m or path.suffix != ".jsonl":
+            continue
+        idx = int(m.group(1)) if m.group(1) else -1  # legacy rejects.jsonl: only when no generator runs
+        if active is not None and (idx >= active or idx < 0):
+            continue
+        _compact(path, append=True)
     return {"packed_shards": packed}
+
+
+def _compact(path: Path, append: bool = False) -> None:
+    """``x.jsonl`` → ``x.jsonl.gz`` (appending to an existing .gz's lines when ``append``), then delete ``x.jsonl``."""
+    text = path.read_text(encoding="utf-8")
+    text = text[: text.rfind("\n") + 1]
+    gz = path.with_name(path.name + ".gz")
+    if append and gz.exists():
+        with gzip.open(gz, "rt", encoding="utf-8") as fh:
+            old = fh.read()
+        text = old + text
+    atomic_write_gzip_text(gz, text)
+    with gzip.open(gz, "rt", encoding="utf-8") as fh:
+        if fh.read() != text:
+            raise GenerationError("compressed file does not read back identically", gz)
+    path.unlink()

@@ -112,7 +112,7 @@ def test_pack_compacts_shards_readably(tmp_path, query_file, guard):
     assert res["packed_shards"] == 2
     assert not list(out.glob("shard-*.jsonl")) and len(list(out.glob("shard-*.jsonl.gz"))) == 2
     assert _ids(out) == before and [g.query_id for g in read_groups(out)] == before
-    assert (out / "rejects.jsonl.gz").exists() or not (out / "rejects.jsonl").exists()
+    assert not list(out.glob("rejects*.jsonl"))
     # resume after packing still skips the finished queries
     stats = generate(_cfg(query_file, out, limit=6, shard_size=4), guard=guard)
     assert stats["groups"] == 0
@@ -209,3 +209,32 @@ def test_cli_generate_and_finalize(tmp_path, query_file):
 def test_backend_created_by_name_is_closed(tmp_path, query_file, guard):
     b = create_backend("echo")
     generate(_cfg(query_file, tmp_path / "o", limit=1), backend=b, guard=guard)
+
+
+def test_resume_from_committed_files_only(tmp_path, query_file, guard):
+    """A fresh clone holds only packed shards/rejects, generation.json and log/runs.jsonl."""
+    import shutil
+
+    out = tmp_path / "out"
+    cfg = dict(max_attempts=1, backend_options={"fail_rate": 0.3})
+    generate(_cfg(query_file, out, limit=6, **cfg), guard=guard)
+    pack(out)
+    closed = {r["query_id"] for r in iter_rejects(out) if r.get("final")}
+    assert closed
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for p in out.rglob("*"):
+        rel = p.relative_to(out)
+        if p.is_file() and (p.name.endswith(".gz") or p.name == "generation.json" or str(rel) == "log/runs.jsonl"):
+            (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, clone / rel)
+    generate(_cfg(query_file, clone, limit=10, **cfg), guard=guard)
+    ids = _ids(clone)
+    assert len(ids) == 10 and ids[:6] == _ids(out)
+    assert not set(ids) & closed
+    pack(clone)
+    rejects = list(iter_rejects(clone))
+    assert {r["query_id"] for r in rejects if r.get("final")} >= closed
+    assert len(list(clone.glob("rejects*.jsonl.gz"))) == 2
+    card = json.loads((clone / "datacard.json").read_text())
+    assert card["cost"]["sessions"] == 2 and card["groups"] == 10
