@@ -41,8 +41,9 @@ def _groups(out: Path) -> list[dict]:
 
 
 def _reasons(out: Path) -> list[str]:
-    path = out / "rejects.jsonl"
-    return [json.loads(line).get("reason", "") for line in path.read_text().splitlines()] if path.exists() else []
+    from synrank.synthetic.pipeline import iter_rejects
+
+    return [r.get("reason", "") for r in iter_rejects(out)] if out.exists() else []
 
 
 @pytest.mark.parametrize(("mode", "reason"), [
