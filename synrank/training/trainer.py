@@ -16,6 +16,7 @@ an uninterrupted run (``tests/training/test_resume.py`` kills one with SIGKILL).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from synrank.errors import TrainingError
+from synrank.errors import SynrankError, TrainingError
 from synrank.io import atomic_write_json, folder_lock
 from synrank.provenance import config_hash, environment, peak_rss_mb
 from synrank.training import checkpoint as ckpt
@@ -154,8 +155,6 @@ class Trainer:
             raise TrainingError("output folder already holds a training run", out,
                                 hint="pass --resume to continue it, or choose another --output")
         if self.resume and (out / "training_config.json").exists():
-            import json
-
             prev = json.loads((out / "training_config.json").read_text(encoding="utf-8"))
             if prev.get("config_hash") != config_hash(comparable_config(self.cfg)):
                 raise TrainingError("--resume with a config that differs from the one this run started with",
@@ -182,33 +181,51 @@ class Trainer:
             "environment": environment(),
         }
 
+    def _completed_state(self) -> dict[str, Any] | None:
+        state_file = self.output / "trainer_state.json"
+        if not state_file.exists():
+            return None
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        return state if state.get("completed") else None
+
     # ------------------------------------------------------------------ main loop
     def run(self) -> TrainResult:
+        """Train. Under torchrun every rank calls this; rank 0 holds the output-folder lock and checks
+        the folder, and its verdict is broadcast so that an error stops every rank instead of leaving
+        the others waiting in a collective."""
         cfg, info = self.cfg, self.dist
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        lock = folder_lock(self.output, what="training output") if info.is_main else contextlib.nullcontext()
-        with lock:
+        with contextlib.ExitStack() as stack:
             try:
-                return self._run()
+                error: SynrankError | None = None
+                latest = done = None
+                if info.is_main:
+                    try:
+                        stack.enter_context(folder_lock(self.output, what="training output"))
+                        found = self._check_output()
+                        latest = None if found is None else str(found)
+                        done = self._completed_state() if self.resume else None
+                    except SynrankError as exc:
+                        error = exc
+                message, latest, done = broadcast_object(info, (None if error is None else str(error), latest, done))
+                if error is not None:
+                    raise error
+                if message is not None:
+                    raise TrainingError(f"rank 0 stopped: {message}", self.output)
+                if done is not None:
+                    logger.info("%s: run already completed (%d steps); nothing to resume", self.output,
+                                done.get("global_step", 0))
+                    return TrainResult(self.output, int(done.get("global_step", 0)), done.get("final_loss"),
+                                       0.0, 0.0, None)
+                return self._run(latest)
             finally:
                 shutdown(info)
 
-    def _run(self) -> TrainResult:
+    def _run(self, latest: str | None) -> TrainResult:
         cfg, info = self.cfg, self.dist
-        latest = self._check_output() if info.is_main else None
-        latest = broadcast_object(info, None if latest is None else str(latest))
         if info.is_main:
             ckpt.clean_temporary(self.output)
-        if self.resume and latest is None and (self.output / "trainer_state.json").exists():
-            import json
-
-            state = json.loads((self.output / "trainer_state.json").read_text(encoding="utf-8"))
-            if state.get("completed"):
-                logger.info("%s: run already completed (%d steps); nothing to resume", self.output,
-                            state.get("global_step", 0))
-                return TrainResult(self.output, int(state.get("global_step", 0)), state.get("final_loss"),
-                                   0.0, 0.0, None)
         seed_everything(cfg.seed)
 
         if cfg.max_steps == 0 and not cfg.data:

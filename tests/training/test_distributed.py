@@ -95,6 +95,25 @@ def test_batch_not_divisible_by_world_size_is_an_error(tiny_model, tiny_groups, 
     assert all(p.exitcode != 0 for p in procs)
 
 
+def test_rank0_error_stops_every_rank(tiny_model, tiny_groups, tmp_path):
+    """rank 0 refuses an existing output folder; the other rank must stop too, not hang in a collective."""
+    raw = tiny_config(tiny_model, tiny_groups, max_steps=1, save_every=None)
+    out = tmp_path / "x"
+    train(from_dict(TrainConfig, raw), output=out)
+    ctx = mp.get_context("fork")
+    port = _free_port()
+    procs = [ctx.Process(target=_rank_main, args=(r, 2, port, raw, str(out))) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    alive = [p.is_alive() for p in procs]
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    assert alive == [False, False] and all(p.exitcode != 0 for p in procs)
+
+
 @pytest.mark.slow
 def test_torchrun_command_line(tiny_model, tiny_groups, tmp_path):
     raw = tiny_config(tiny_model, tiny_groups, max_steps=3, save_every=None)
