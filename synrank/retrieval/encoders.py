@@ -21,6 +21,7 @@ import importlib
 import json
 import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -356,6 +357,9 @@ def _is_encoder(obj: Any) -> bool:
     return callable(getattr(obj, "encode_queries", None)) and callable(getattr(obj, "encode_corpus", None))
 
 
+_IMPORT_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
 def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any:
     """Turn a model spec into an encoder (see the module docstring for the accepted forms)."""
     if not isinstance(spec, (str, os.PathLike)):
@@ -371,8 +375,7 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
         raise ModelError(f"object of type {type(spec).__name__} is not an encoder: it needs "
                          "encode_queries(list[str]) and encode_corpus(list[dict])")
     spec_str = os.fspath(spec)
-    if ":" in spec_str and not Path(spec_str).exists() and "/" not in spec_str.split(":", 1)[0] \
-            and not spec_str.split(":", 1)[0].endswith((".", "~")) and len(spec_str.split(":", 1)[0]) > 1:
+    if _IMPORT_SPEC.fullmatch(spec_str) and not Path(spec_str).exists():
         obj = _import_spec(spec_str)
         if not _is_encoder(obj):
             try:
