@@ -64,6 +64,17 @@ def build_datacard(out: str | Path) -> dict[str, Any]:
     n_passages = sum(len(v) for v in lengths.values())
     attempts = n_passages + kinds.get("passage", 0)
     ident = gen.get("identity", {})
+    scfg = ident.get("strategy_config") or {}
+    selection = [f"evaluation queries removed from targets and source pool by synrank.data.leakage "
+                 f"({gen.get('queries_excluded_by_evaluation_guard')} of the target queries removed)",
+                 f"passages failing validation retried on a fresh seed, up to {ident.get('max_attempts')} attempts; "
+                 f"queries still failing dropped ({kinds.get('query', 0)})",
+                 "exact duplicates (normalized text) of a passage already in the dataset rejected"]
+    if ident.get("strategy") == "anchored":
+        selection.append(
+            f"anchored: queries without a grade-2 source (trailing qualifier, >= {scfg.get('min_content_words_grade2')} "
+            f"content words left, or a narrower pool query) or without a BM25 sibling in the relative-score band "
+            f"{scfg.get('sibling_band_bm25_relative')} skipped ({kinds.get('ineligible', 0)})")
     card = {
         "schema": "synrank.datacard/v1",
         "folder": out.name,
@@ -74,6 +85,7 @@ def build_datacard(out: str | Path) -> dict[str, Any]:
         "words_per_grade": {str(g): _length_stats(lengths[g]) for g in sorted(lengths, reverse=True)},
         "source_rules_per_grade": {str(g): dict(rules[g].most_common()) for g in sorted(rules, reverse=True)},
         "finish_reasons": {str(k): v for k, v in finish.items()},
+        "selection_filters": selection,
         "strategy": ident.get("strategy") or (strategies.most_common(1)[0][0] if strategies else None),
         "model": ident.get("model"), "model_sha256": ident.get("model_sha256"), "backend": ident.get("backend"),
         "prompt_version": ident.get("prompt_version"), "sampling": ident.get("sampling"),
@@ -116,6 +128,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         if s.get("n"):
             lines.append(f"| {g} | {s['n']} | {s['mean']} | {s['std']} | {s['min']} | {s['p10']} | {s['median']} | "
                          f"{s['p90']} | {s['max']} |")
+    lines += ["", "## Selection filters (recorded because they shape the data)", ""]
+    lines += [f"- {x}" for x in card.get("selection_filters", [])]
     lines += ["", "## Source rules per grade", ""]
     for g, r in card["source_rules_per_grade"].items():
         lines.append(f"- grade {g}: " + ", ".join(f"{k} {v}" for k, v in r.items()))
