@@ -116,6 +116,15 @@ def _seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
 
 
+def _comparable(key: str, value: Any) -> Any:
+    """Identity value as compared on resume: a query source is its name, not the folder it was found in
+    (``"msmarco-dev-queries (/abs/path/queries.jsonl)"`` → ``"msmarco-dev-queries"``), so a checkout elsewhere
+    still resumes."""
+    if key == "queries" and isinstance(value, str):
+        return value.split(" (", 1)[0]
+    return value
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -178,7 +187,8 @@ class Generator:
         ident = json.loads(json.dumps(self.identity(), default=str))
         if path.exists():
             old = json.loads(path.read_text())
-            diff = [k for k in IDENTITY_KEYS if old.get("identity", {}).get(k) != ident.get(k)]
+            diff = [k for k in IDENTITY_KEYS
+                    if _comparable(k, old.get("identity", {}).get(k)) != _comparable(k, ident.get(k))]
             if diff:
                 raise ConfigError(
                     f"this folder was generated with different settings ({', '.join(diff)})", path,
