@@ -14,8 +14,59 @@ from synrank.errors import ConfigError
 T = TypeVar("T")
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: Any, line: int | None):
+        self.key, self.line = key, line
+        super().__init__(f"duplicate key {key!r}")
+
+
+def _yaml_loader():
+    """A SafeLoader that refuses duplicate keys and reads ``1e-5`` as a float.
+
+    PyYAML implements YAML 1.1, where ``1e-5`` (no dot) is a *string*: a learning rate written that
+    way would fail the type check with a puzzling message. And a repeated key silently keeps the last
+    value, so ``learning_rate`` set twice would be half-ignored.
+    """
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor``; explicit keys may override it
+                continue
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line + 1
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"))
+    return Loader
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k, None)
+        out[k] = v
+    return out
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML, TOML or JSON mapping; errors name the file (and line where the parser knows it)."""
+    """Read a YAML, TOML or JSON mapping; errors name the file (and line where the parser knows it).
+
+    Duplicate keys are errors in every format (YAML and JSON parsers would keep the last one).
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError("config file does not exist", path)
@@ -25,17 +76,20 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         if suffix in (".yaml", ".yml"):
             import yaml
 
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
         elif suffix == ".toml":
             import tomllib
 
             data = tomllib.loads(text)
         elif suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_json_pairs)
         else:
             raise ConfigError(f"unknown config format {suffix!r}", path, hint="use .yaml, .toml or .json")
     except ConfigError:
         raise
+    except _DuplicateKey as exc:
+        raise ConfigError(f"duplicate key {exc.key!r}", path, exc.line,
+                          hint="each key may appear once; delete one of them") from exc
     except Exception as exc:  # parser errors differ per format; keep their location text
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         line = line + 1 if line is not None else getattr(exc, "lineno", None)
@@ -86,6 +140,8 @@ def _check_type(value: Any, tp: Any, field: str, source: str | None) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"field {field!r}: expected a number, got {value!r}", source)
+        if value != value:  # NaN passes every later range check (all comparisons are False)
+            raise ConfigError(f"field {field!r}: expected a number, got NaN", source)
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

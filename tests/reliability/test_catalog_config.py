@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tests.reliability.harness import assert_clean_failure, assert_nothing_half_written, run_cli_inprocess
 
@@ -84,3 +85,41 @@ def test_override_is_checked_too(train_config, tmp_path):
     res = run_cli_inprocess("train", "--config", train_config(), "--max-steps", "-5", "--output", out)
     assert_clean_failure(res, "max_steps must be >= 0")
     assert not out.exists()
+
+
+def test_duplicate_key_yaml_names_the_line(train_config, tmp_path):
+    """YAML parsers keep the last of two equal keys; a half-ignored setting is an error here."""
+    cfg = json.loads(train_config().read_text())
+    path = tmp_path / "cfg.yaml"
+    text = yaml.safe_dump(cfg, sort_keys=False)
+    path.write_text(text + "learning_rate: 0.5\n", encoding="utf-8")
+    out = tmp_path / "out"
+    line = assert_clean_failure(run_cli_inprocess("train", "--config", path, "--output", out),
+                                "duplicate key 'learning_rate'", "delete one of them")
+    assert f"{path}:{len(text.splitlines()) + 1}:" in line
+    assert not out.exists()
+
+
+def test_duplicate_key_json(tmp_path):
+    path = tmp_path / "cfg.json"
+    path.write_text('{"name": "a", "seed": 1, "seed": 2}')
+    assert_clean_failure(run_cli_inprocess("train", "--config", path), "duplicate key 'seed'")
+
+
+def test_nan_in_config_is_rejected(train_config, tmp_path):
+    """``.nan`` passes every ``x <= 0`` range check; the loader refuses it."""
+    cfg = json.loads(train_config().read_text())
+    cfg["learning_rate"] = "NAN_PLACEHOLDER"
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg).replace("NAN_PLACEHOLDER", ".nan"))
+    assert_clean_failure(run_cli_inprocess("train", "--config", path, "--output", tmp_path / "o"),
+                         "field 'learning_rate': expected a number, got NaN")
+
+
+def test_yaml_exponent_without_dot_is_a_number(tmp_path):
+    """YAML 1.1 reads ``1e-5`` as a string; synrank's loader reads it as the number the user meant."""
+    from synrank.config import load_config_file
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text("learning_rate: 1e-5\nsteps: 2E3\nname: 1e5x\nint: 7\n")
+    assert load_config_file(path) == {"learning_rate": 1e-5, "steps": 2000.0, "name": "1e5x", "int": 7}
