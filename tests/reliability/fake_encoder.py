@@ -24,7 +24,7 @@ class _HashEncoder:
 
     @property
     def fingerprint(self) -> str:
-        return f"test-hash-encoder-{self.dim}"
+        return f"test-{type(self).__name__}-{self.dim}"
 
     def _vec(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim, dtype=np.float32)
@@ -57,3 +57,26 @@ class Hash32(_HashEncoder):
 
 class Hash16(_HashEncoder):
     dim = 16
+
+
+class NaNDocs(Hash64):
+    """Broken on purpose: every third document vector is NaN (an overflowed fp16 model does this)."""
+
+    def encode_corpus(self, corpus: list[dict], batch_size: int = 32, **_: object) -> np.ndarray:
+        out = super().encode_corpus(corpus, batch_size)
+        out[::3] = np.nan
+        return out
+
+
+class ShortBatch(Hash64):
+    """Broken on purpose: returns one row fewer than texts given."""
+
+    def encode_corpus(self, corpus: list[dict], batch_size: int = 32, **_: object) -> np.ndarray:
+        return super().encode_corpus(corpus, batch_size)[:-1]
+
+
+class WrongDim(Hash64):
+    """Broken on purpose: queries and documents live in spaces of different size."""
+
+    def encode_queries(self, queries: list[str], batch_size: int = 32, **_: object) -> np.ndarray:
+        return super().encode_queries(queries, batch_size)[:, :32]

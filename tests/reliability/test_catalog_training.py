@@ -173,3 +173,24 @@ def test_pickle_payload_in_checkpoint_is_refused(finished_run, tmp_path):
     with pytest.raises((TrainingError, pickle.UnpicklingError)):
         load_checkpoint(ckpt)
     assert not (tmp_path / "PWNED").exists(), "the checkpoint was unpickled with arbitrary code execution"
+
+
+@pytest.mark.parametrize(("encoder", "expect"), [
+    ("NaNDocs", "returned NaN or inf embeddings"),
+    ("ShortBatch", "returned shape (2, 64) for 3 inputs"),
+    ("WrongDim", "returned dim 64, earlier blocks had 32"),
+], ids=["nan-embeddings", "too-few-embeddings", "query-doc-dim-mismatch"])
+def test_broken_encoder_output(toy, tmp_path, monkeypatch, encoder, expect):
+    """A model that returns NaN vectors, too few rows, or mismatched dimensions stops the evaluation
+    before any score is computed. (It should be one located ModelError line; today a ValueError
+    escapes as a traceback: /work/helpers/BUGS.md R9. Tightened to assert_clean_failure once fixed.)"""
+    monkeypatch.setenv("SYNRANK_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    try:
+        res = run_cli_inprocess("evaluate", "--model", f"tests.reliability.fake_encoder:{encoder}",
+                                "--dataset", toy, "--output", out)
+    except ValueError as exc:  # the current behaviour (R9)
+        assert expect in str(exc)
+    else:
+        assert_clean_failure(res, expect)
+    assert listing(out) <= {".lock"}
