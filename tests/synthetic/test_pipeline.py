@@ -167,7 +167,7 @@ def _run_cli(args: list[str], **kw) -> subprocess.Popen:
 def test_resume_after_kill_9(tmp_path, query_file):
     out = tmp_path / "out"
     args = ["generate", "--queries", str(query_file), "--out", str(out), "--backend", "echo", "--limit", "30",
-            "--batch-size", "4", "--backend-option", "delay=0.05", "--no-progress", "--strategy", "direct"]
+            "--batch-size", "4", "--backend-option", "delay=0.1", "--no-progress", "--strategy", "direct"]
     proc = _run_cli(args)
     deadline = time.time() + 60
     while time.time() < deadline:
