@@ -81,6 +81,12 @@ def test_evaluate_writes_nothing_on_bad_dataset(toy, run_file, tmp_path, case):
 RUN_CASES = [
     ("truncated-run", "q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 1.", ["run.trec:2", "6 whitespace-separated columns"]),
     ("run-score-not-a-number", "q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 abc t\n", ["run.trec:2", "'abc' is not a number"]),
+    ("run-score-nan", "q1 Q0 d1 1 nan t\nq1 Q0 d2 2 1.0 t\n", ["run.trec:1", "'nan' is not finite"]),
+    ("run-score-inf", "q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 -inf t\n", ["run.trec:2", "'-inf' is not finite"]),
+    ("run-duplicate-document", "q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n",
+     ["run.trec:2", "'d1' appears twice for query 'q1'"]),
+    ("run-no-judged-query", "qX Q0 d1 1 2.0 t\n", ["run.trec", "none of the 1 queries in the run is judged"]),
+    ("run-empty", "", ["run.trec", "run file has no entries"]),
 ]
 
 
