@@ -176,3 +176,34 @@ def test_lock_is_released_after_a_failed_run(toy, run_file, tmp_path):
     assert run_cli_inprocess("evaluate", "--run", bad, "--dataset", toy, "--output", out).returncode == 2
     res = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", out)
     assert res.returncode == 0, res.stderr
+
+
+def test_disk_fills_up_during_generation_then_resume(tmp_path, monkeypatch):
+    """ENOSPC on the 6th fsync of a generation run: one error line, only whole lines on disk, and
+    after space is freed the same command finishes with exactly the groups of an undisturbed run."""
+    from tests.reliability.test_kill9 import QUERIES, _gen_args, _groups_by_query
+
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("".join(f"{i}\t{q}\n" for i, q in enumerate(QUERIES, 1)))
+    reference = tmp_path / "reference"
+    assert run_cli_inprocess(*_gen_args(queries, reference)).returncode == 0
+
+    out = tmp_path / "gen"
+    real_fsync, calls = os.fsync, []
+
+    def fsync_until_full(fd):
+        calls.append(fd)
+        if len(calls) >= 6:
+            _enospc()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_until_full)
+    res = run_cli_inprocess(*_gen_args(queries, out))
+    monkeypatch.undo()
+    assert_clean_failure(res, "No space left on device")
+    for path in out.rglob("*.jsonl"):
+        raw = path.read_bytes()
+        assert not raw or raw.endswith(b"\n"), f"{path} ends in a partial line"
+    assert len(_groups_by_query(out)) < 10
+    assert run_cli_inprocess(*_gen_args(queries, out)).returncode == 0
+    assert _groups_by_query(out) == _groups_by_query(reference)
