@@ -15,6 +15,8 @@ import sys
 from synrank import __version__
 from synrank.errors import SynrankError
 
+NOISY_LOGGERS = ("faiss", "faiss.loader", "httpx", "httpcore", "urllib3", "filelock")
+
 COMMAND_MODULES = (
     "synrank.data.commands",          # datasets, validate
     "synrank.evaluation.commands",    # evaluate
@@ -47,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # third-party INFO chatter (faiss's CPU-feature probing, one httpx line per LLM request)
+        for name in NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -70,6 +70,11 @@ def run_cli_inprocess(*args: str | os.PathLike) -> CliResult:
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     handlers = root.handlers[:]
+    # commands change logger levels (quiet third-party loggers, `validate` silences synrank.data):
+    # restore them so one in-process run does not change what the next test sees
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
+    root_level = root.level
     handler = logging.StreamHandler(err)
     root.addHandler(handler)
     try:
@@ -81,6 +86,10 @@ def run_cli_inprocess(*args: str | os.PathLike) -> CliResult:
     finally:
         root.removeHandler(handler)
         root.handlers[:] = handlers
+        root.setLevel(root_level)
+        for name, lg in logging.root.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger):
+                lg.setLevel(levels.get(name, logging.NOTSET))
     return CliResult(int(rc), out.getvalue(), err.getvalue())
 
 

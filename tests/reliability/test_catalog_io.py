@@ -207,3 +207,23 @@ def test_disk_fills_up_during_generation_then_resume(tmp_path, monkeypatch):
     assert len(_groups_by_query(out)) < 10
     assert run_cli_inprocess(*_gen_args(queries, out)).returncode == 0
     assert _groups_by_query(out) == _groups_by_query(reference)
+
+
+def test_truncated_embedding_cache_entry_is_recomputed(toy, tmp_path, monkeypatch, caplog):
+    """A cache file cut short (killed writer on a filesystem without atomic rename, a full disk) is
+    reported and recomputed: the metrics equal the uncached ones."""
+    import json as _json
+
+    monkeypatch.setenv("SYNRANK_CACHE", str(tmp_path / "cache"))
+    args = ["evaluate", "--model", "tests.reliability.fake_encoder:Hash64", "--dataset", toy, "--json",
+            "--measures", "nDCG@10,MAP"]
+    first = run_cli_inprocess(*args)
+    assert first.returncode == 0, first.stderr
+    entries = sorted((tmp_path / "cache").rglob("*.npy"))
+    assert entries, "nothing was cached; the test proves nothing"
+    for npy in entries:
+        npy.write_bytes(npy.read_bytes()[:-100])
+    second = run_cli_inprocess(*args)
+    assert second.returncode == 0, second.stderr
+    assert "unreadable" in second.stderr and "recomputing" in second.stderr
+    assert _json.loads(second.stdout) == _json.loads(first.stdout)
