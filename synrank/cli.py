@@ -1,7 +1,8 @@
 """The ``synrank`` command. Each area registers its own subcommands in ``<area>/commands.py``.
 
 A module there exposes ``register(subparsers)``, adding parsers whose ``func(args) -> int`` runs the
-command. Library errors (:class:`synrank.errors.SynrankError`) become one line on stderr and exit 2;
+command. Library errors (:class:`synrank.errors.SynrankError`) become one line on stderr,
+``synrank <command>: error: <ErrorType>: <file>[:<line>]: <what> (<what to do>)``, and exit 2;
 an unexpected ``OSError`` (disk full, permission denied) one line and exit 1.
 """
 
@@ -59,15 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SynrankError as exc:
-        print(f"synrank {args.command}: error: {exc}", file=sys.stderr)
+        print(f"synrank {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
         # The environment failed us (disk full, permission, path below a regular file): one line naming
         # the file; the traceback only with --verbose. Library code should raise located errors instead.
         logging.getLogger("synrank").debug("OS error", exc_info=True)
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"synrank {args.command}: error: {where}{exc.strerror or exc} (check that the path exists, is "
-              "writable and the disk has space; -v shows the traceback)", file=sys.stderr)
+        print(f"synrank {args.command}: error: {type(exc).__name__}: {where}{exc.strerror or exc} (check that "
+              "the path exists, is writable and the disk has space; -v shows the traceback)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"synrank {args.command}: interrupted", file=sys.stderr)
