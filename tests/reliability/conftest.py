@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.reliability.harness import REPO
 
 HEADER = "query-id\tcorpus-id\tscore"
 DOCS = [{"_id": "d1", "title": "Alpha", "text": "alpha text about cats"},
@@ -162,3 +168,22 @@ def _guard_once():
 def _cached_evaluation_guard(_guard_once, monkeypatch):
     """The real leakage guard, built once per session (it reads every evaluation set: ~1 s per build)."""
     monkeypatch.setattr("synrank.data.leakage.evaluation_guard", lambda search_path=None: _guard_once)
+
+
+@pytest.fixture
+def held_lock(tmp_path):
+    """Another process holding ``folder_lock`` on ``tmp_path / 'shared'`` until the test ends."""
+    folder = tmp_path / "shared"
+    code = textwrap.dedent(f"""
+        import sys, time
+        from synrank.io import folder_lock
+        with folder_lock({str(folder)!r}):
+            print("locked", flush=True)
+            time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "locked"
+    yield folder
+    proc.kill()
+    proc.wait()

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from synrank.errors import LockedError, SynrankError
 from synrank.io import append_jsonl, atomic_write_bytes, atomic_write_json, folder_lock, read_jsonl_tolerant
 from tests.reliability.harness import (
-    REPO,
     assert_clean_failure,
     assert_nothing_half_written,
     listing,
@@ -121,25 +117,6 @@ def test_atomic_write_below_a_file(below_a_file):
 
 
 # ------------------------------------------------------------------------ two runs, one folder
-@pytest.fixture
-def held_lock(tmp_path):
-    """Another process holding ``folder_lock`` on ``tmp_path / 'shared'`` until the test ends."""
-    folder = tmp_path / "shared"
-    code = textwrap.dedent(f"""
-        import sys, time
-        from synrank.io import folder_lock
-        with folder_lock({str(folder)!r}):
-            print("locked", flush=True)
-            time.sleep(120)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.stdout.readline().strip() == "locked"
-    yield folder
-    proc.kill()
-    proc.wait()
-
-
 def test_lock_error_in_library(held_lock):
     with pytest.raises(LockedError, match="another synrank process"), folder_lock(held_lock):
         pass
