@@ -90,8 +90,11 @@ def _encode_speed(model, texts: list[str], batch: int) -> dict[str, Any]:
             "tokens_per_s_wall": ntok / wall, "tokens_per_cpu_s": ntok / cpu}
 
 
-def _bert_base(max_len: int):
-    """A SentenceTransformer with Contriever's architecture (BERT-base, mean pooling), random weights."""
+def _bert_base(max_len: int, folder: Path):
+    """A SentenceTransformer with Contriever's architecture (BERT-base, mean pooling), random weights,
+    built in ``folder`` with MiniLM's tokenizer files (the same bert-base-uncased vocabulary)."""
+    import shutil
+
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling, Transformer
@@ -100,10 +103,11 @@ def _bert_base(max_len: int):
     from synrank.paths import minilm_path
 
     torch.manual_seed(0)
-    tr = Transformer(str(minilm_path()), max_seq_length=max_len)  # tokenizer (same vocabulary)
-    tr.auto_model = BertModel(BertConfig())  # 12 layers, 768 hidden, 110M parameters
-    model = SentenceTransformer(modules=[tr, Pooling(768, "mean")], device="cpu")
-    return model
+    BertModel(BertConfig()).save_pretrained(folder)  # 12 layers, 768 hidden, ~110M parameters
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(minilm_path() / name, folder / name)
+    tr = Transformer(str(folder), max_seq_length=max_len)
+    return SentenceTransformer(modules=[tr, Pooling(768, "mean")], device="cpu")
 
 
 def train_speed(model, queries: list[str], passages: list[str], batch: int, group: int, steps: int) -> dict:
@@ -116,8 +120,8 @@ def train_speed(model, queries: list[str], passages: list[str], batch: int, grou
     def step():
         qs = rng.sample(queries, batch)
         ps = rng.sample(passages, batch * group)
-        fq = model.tokenize(qs)
-        fp = model.tokenize(ps)
+        fq = model.preprocess(qs) if hasattr(model, "preprocess") else model.tokenize(qs)
+        fp = model.preprocess(ps) if hasattr(model, "preprocess") else model.tokenize(ps)
         eq = model(fq)["sentence_embedding"]
         ep = model(fp)["sentence_embedding"]
         scores = eq @ ep.T
@@ -134,6 +138,57 @@ def train_speed(model, queries: list[str], passages: list[str], batch: int, grou
     return {"batch_queries": batch, "group_size": group, "steps": steps, "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3), "query_groups_per_s_wall": batch * steps / wall,
             "query_groups_per_cpu_s": batch * steps / cpu}
+
+
+#: Facts of the paper setting (not measured here). MS MARCO passage collection size: Bajaj et al. 2016 /
+#: msmarco-passage collection.tsv; MS MARCO train queries with qrels: qrels.train.tsv.
+PAPER = {
+    "n_passages": 8_841_823,
+    "dim": 768,
+    "n_train_queries": 502_939,
+    "queries_per_step": 16 * 4 * 4,  # 16 per GPU x 4 GPUs x gradient accumulation 4
+    "passages_per_query": 4,  # one synthetic passage per relevance level 3, 2, 1, 0
+    "max_length": 256,
+    "encoder_parameters": 109_482_240,  # BERT-base (facebook/contriever), counted on the model built here
+    "llm_parameters": 70.6e9,  # Llama-3.3-70B
+}
+#: Assumptions for GPU projections (stated, not measured: there is no GPU here).
+ASSUME = {"gpu": "A100 80GB", "gpu_peak_bf16_flops": 312e12, "mfu_encoder": 0.35, "mfu_llm_decode": 0.10}
+
+
+def project(m: dict[str, Any]) -> dict[str, Any]:
+    """Paper-scale costs from the measurements ``m`` and the constants above."""
+    t = m["tokens"]
+    p_tok = min(t["passages"]["mean_tokens"], PAPER["max_length"])
+    q_tok = t["queries"]["mean_tokens"]
+    n_p, n_q = PAPER["n_passages"], PAPER["n_train_queries"]
+    corpus_tokens = n_p * p_tok
+    group_tokens = q_tok + PAPER["passages_per_query"] * p_tok
+    train_tokens = n_q * group_tokens
+    gen_in = t["synthetic_prompt"]["mean_tokens"]
+    gen_out = PAPER["passages_per_query"] * t["passages"]["mean_tokens"]
+    flops_enc = 2 * PAPER["encoder_parameters"] * corpus_tokens
+    flops_train = 6 * PAPER["encoder_parameters"] * train_tokens
+    flops_gen = 2 * PAPER["llm_parameters"] * n_q * (gen_in + gen_out)
+    gpu = ASSUME["gpu_peak_bf16_flops"]
+    enc_cpu = m["encode_bert_base"]["tokens_per_cpu_s"]
+    train_cpu = m["train_bert_base"]["query_groups_per_cpu_s"]
+    return {
+        "inputs": {"paper": PAPER, "assumptions": ASSUME, "passage_tokens_used": p_tok, "query_tokens": q_tok},
+        "index": {"float32_bytes": n_p * PAPER["dim"] * 4, "float32_gib": n_p * PAPER["dim"] * 4 / 2**30,
+                  "float16_gib": n_p * PAPER["dim"] * 2 / 2**30,
+                  "search_flops_per_query": 2 * PAPER["dim"] * n_p},
+        "encode_corpus": {"tokens": corpus_tokens, "flops": flops_enc,
+                          "cpu_core_hours_measured_rate": corpus_tokens / enc_cpu / 3600,
+                          "gpu_hours_projected": flops_enc / (gpu * ASSUME["mfu_encoder"]) / 3600},
+        "train_one_epoch": {"query_groups": n_q, "tokens": train_tokens, "optimizer_steps": n_q / PAPER["queries_per_step"],
+                            "flops": flops_train,
+                            "cpu_core_hours_measured_rate": n_q / train_cpu / 3600,
+                            "gpu_hours_projected": flops_train / (gpu * ASSUME["mfu_encoder"]) / 3600},
+        "generate_synthetic": {"prompt_tokens": n_q * gen_in, "output_tokens": n_q * gen_out,
+                               "flops": flops_gen,
+                               "gpu_hours_projected": flops_gen / (gpu * ASSUME["mfu_llm_decode"]) / 3600},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,13 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     sample = random.Random(0).sample(passages, args.n_passages)
     out["encode_minilm_l6"] = {"model": "all-MiniLM-L6-v2 (22.7M parameters)", "max_length": 256, "batch": 64,
                                **_encode_speed(minilm, sample, 64)}
-    bert = _bert_base(256)
+    import tempfile
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench-cost-")
+    bert = _bert_base(256, Path(tmp.name))
     n_params = sum(p.numel() for p in bert.parameters())
     out["encode_bert_base"] = {"model": f"BERT-base architecture as facebook/contriever ({n_params} parameters)",
                                "max_length": 256, "batch": 64, **_encode_speed(bert, sample, 64)}
     out["train_bert_base"] = {"model": "BERT-base architecture, AdamW, fp32",
                               **train_speed(bert, queries, passages, batch=4, group=4, steps=args.train_steps)}
     out["torch_threads"] = torch.get_num_threads()
+    out["projection"] = project(out)
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out.update(environment())
     args.output.mkdir(parents=True, exist_ok=True)
@@ -183,6 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     md.append(f"- train step, BERT-base, {tr['batch_queries']} queries x {tr['group_size']} passages: "
               f"{tr['query_groups_per_s_wall']:.2f} query-groups/s wall, {tr['query_groups_per_cpu_s']:.3f} per CPU-second")
     md.append(f"- {out['torch_threads']} torch threads on {out['hardware'].get('cpu_count')} CPUs (shared machine)")
+    pr = out["projection"]
+    md += ["", "Paper-scale projection (see docs/cost-model.md for the derivation and assumptions):",
+           f"- index: {pr['index']['float32_gib']:.2f} GiB float32 ({pr['index']['float16_gib']:.2f} GiB float16)",
+           f"- encode 8.8M passages: {pr['encode_corpus']['tokens']:.3g} tokens, "
+           f"{pr['encode_corpus']['cpu_core_hours_measured_rate']:.0f} CPU-core-hours at the measured rate, "
+           f"{pr['encode_corpus']['gpu_hours_projected']:.2f} GPU-hours projected",
+           f"- train one epoch: {pr['train_one_epoch']['tokens']:.3g} tokens, "
+           f"{pr['train_one_epoch']['cpu_core_hours_measured_rate']:.0f} CPU-core-hours at the measured rate, "
+           f"{pr['train_one_epoch']['gpu_hours_projected']:.2f} GPU-hours projected",
+           f"- generate: {pr['generate_synthetic']['prompt_tokens']:.3g} prompt + "
+           f"{pr['generate_synthetic']['output_tokens']:.3g} output tokens, "
+           f"{pr['generate_synthetic']['gpu_hours_projected']:.0f} GPU-hours projected"]
     atomic_write_text(args.output / "cost.md", "\n".join(md) + "\n")
     print("\n".join(md))
     return 0

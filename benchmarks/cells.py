@@ -199,12 +199,17 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
     folder = results / "cells" / variant.name / ds.key
     marker_path = folder / CELL_MARKER
     marker = read_marker(marker_path)
+    complete = all((folder / f).exists() for f in ("metrics.json", "per_query.tsv"))
     if marker is not None and marker.get("config_hash") == chash and not overwrite:
-        return CellOutcome(variant.name, ds.key, "cached", 0.0, chash, folder)
+        if complete:
+            return CellOutcome(variant.name, ds.key, "cached", 0.0, chash, folder)
+        logger.warning("%s: marker present but artifacts missing; recomputing", folder)
     if marker is not None:
         why = "--overwrite" if overwrite else "its config changed"
         logger.info("recomputing %s/%s (%s)", variant.name, ds.key, why)
-    marker_path.unlink(missing_ok=True)  # never leave an old marker beside new, partial artifacts
+    # Never leave an old marker or old results beside new, partial artifacts.
+    for name in (CELL_MARKER, "metrics.json", "per_query.tsv", "run.trec.gz"):
+        (folder / name).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     timings = Timings()
     start = time.perf_counter()
@@ -297,7 +302,9 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     output = folder / "model"
     marker = read_marker(marker_path)
     if marker is not None and marker.get("config_hash") == thash and not overwrite:
-        return TrainOutcome(variant.name, "cached", 0.0, thash, _trained_model_dir(output))
+        if any((cand / "modules.json").exists() for cand in (output, output / "final", output / "model")):
+            return TrainOutcome(variant.name, "cached", 0.0, thash, _trained_model_dir(output))
+        logger.warning("%s: marker present but the trained model is missing; training again", folder)
     marker_path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     started_before = read_marker(folder / "train.started.json")

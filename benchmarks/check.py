@@ -77,12 +77,22 @@ def load_expected(path: Path) -> Expected:
     return from_dict(Expected, load_config_file(path), source=path)
 
 
+def cell_value(folder: Path, measure: str) -> float | None:
+    """A finished cell's aggregate value: from its completion marker, else from its metrics.json
+    (committed results keep metrics.json but not the markers, so that a fresh clone reruns)."""
+    for name in (CELL_MARKER, "metrics.json"):
+        data = read_marker(folder / name)
+        if data is not None:
+            value = data.get("aggregate", {}).get(measure)
+            return None if value is None else float(value)
+    return None
+
+
 def check(expected: Expected, results: Path) -> list[CheckLine]:
     lines = []
     for c in expected.cells:
         tol = expected.tolerance if c.tolerance is None else c.tolerance
-        marker = read_marker(results / "cells" / c.model / c.dataset / CELL_MARKER)
-        actual = None if marker is None else marker.get("aggregate", {}).get(c.measure)
+        actual = cell_value(results / "cells" / c.model / c.dataset, c.measure)
         if actual is None:
             lines.append(CheckLine("MISSING", c, None, tol))
             continue
@@ -100,13 +110,13 @@ def update_expected(suite_name: str, results: Path, path: Path, tolerance: float
     cells, missing = [], []
     for v in suite.variants:
         for d in suite.datasets:
-            marker = read_marker(results / "cells" / v.name / d.key / CELL_MARKER)
-            if marker is None:
+            folder = results / "cells" / v.name / d.key
+            values = {m: cell_value(folder, m) for m in measures}
+            if any(x is None for x in values.values()):
                 missing.append(f"{v.name}/{d.key}")
                 continue
             for m in measures:
-                cells.append({"model": v.name, "dataset": d.key, "measure": m,
-                              "value": round(float(marker["aggregate"][m]), 6)})
+                cells.append({"model": v.name, "dataset": d.key, "measure": m, "value": round(values[m], 6)})
     if missing:
         raise SynrankError(f"cannot write {path}: unfinished cells {missing}",
                            hint=f"run `python -m benchmarks.run --suite {suite_name}` first")
