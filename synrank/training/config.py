@@ -90,7 +90,21 @@ class SourceConfig:
 
 @dataclass
 class TrainConfig:
-    """A training run: model, data, loss, optimisation, checkpointing."""
+    """A training run: model, data, loss, optimisation, checkpointing.
+
+    - ``loss`` / ``loss_kwargs``: a name of :data:`synrank.losses.LOSSES` and its options
+      (e.g. ``{temperature: 0.05}``); built with :func:`synrank.losses.build_loss`.
+    - ``group_size`` (G): passages per query in a batch; ``short_groups``: what to do with groups that
+      have fewer passages (see :mod:`synrank.training.sampling`).
+    - ``max_steps`` (optimizer steps) wins over ``epochs`` when set; ``0`` exports the untrained base.
+    - ``warmup_fraction``: linear warm-up over this fraction of the steps, then linear decay to 0.
+    - ``precision``: ``fp32``; ``bf16`` = bfloat16 autocast (CPU or GPU; weights and optimizer stay
+      fp32, scores and losses are computed in fp32/fp64); ``auto`` = bf16 on GPU, fp32 on CPU.
+    - ``save_every``: checkpoint every N optimizer steps (and always at the end); null = only at the end.
+    - ``on_evaluation_query``: ``drop`` (logged, counted) or ``error`` for training queries that are
+      evaluation queries.
+    - ``threads``: ``torch.set_num_threads``; ``device``: default CUDA (per local rank) when available.
+    """
 
     name: str
     model: ModelConfig = field(default_factory=ModelConfig)
