@@ -194,3 +194,35 @@ def test_broken_encoder_output(toy, tmp_path, monkeypatch, encoder, expect):
     else:
         assert_clean_failure(res, expect)
     assert listing(out) <= {".lock"}
+
+
+def _groups_with(tiny_groups: Path, tmp_path: Path, change) -> Path:
+    recs = [json.loads(line) for line in tiny_groups.read_text().splitlines()]
+    for rec in recs:
+        change(rec)
+    path = tmp_path / "groups.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def test_infonce_without_any_positive(train_config, tiny_groups, tmp_path):
+    """Every grade 0: InfoNCE has no positive to contrast. (ws2/kl train on such data without a word:
+    reported in /work/helpers/BUGS.md R14.)"""
+    def zero(rec):
+        for p in rec["passages"]:
+            p["grade"] = 0
+    groups = _groups_with(tiny_groups, tmp_path, zero)
+    out = tmp_path / "out"
+    res = run_cli_inprocess("train", "--config", train_config(groups=groups, loss="infonce"), "--output", out)
+    assert_clean_failure(res, "no passage in the batch has grade >= threshold 2", "check the grades")
+    assert not _final_model_files(out)
+
+
+def test_every_group_too_short_with_drop_policy(train_config, tiny_groups, tmp_path):
+    def shorten(rec):
+        rec["passages"] = rec["passages"][:2]
+    groups = _groups_with(tiny_groups, tmp_path, shorten)
+    out = tmp_path / "out"
+    res = run_cli_inprocess("train", "--config", train_config(groups=groups, short_groups="drop"), "--output", out)
+    assert_clean_failure(res, str(groups), "produced no training groups")
+    assert not _final_model_files(out)
