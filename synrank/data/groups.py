@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,11 @@ from typing import Any
 from synrank.errors import DatasetError
 
 GROUPS_SCHEMA = "synrank.groups/v1"
+
+logger = logging.getLogger(__name__)
+
+#: the append-only shards ``synrank generate`` writes; a crash can leave their last line torn
+_LIVE_SHARD = re.compile(r"^shard-\d+\.jsonl$")
 
 
 @dataclass
@@ -104,28 +112,49 @@ def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingG
     """
     seen: dict[str, tuple[Path, int]] = {}
     for file in group_files(path):
-        with _open(file) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
+        for lineno, line in _lines(file):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                torn = not line.endswith("\n")
+                if torn and _LIVE_SHARD.match(file.name):
+                    # An append-only generation shard whose writer died (or is writing) mid-line: that
+                    # group was never complete. Skip it, as the generator does when it resumes.
+                    logger.warning("%s:%d: ignoring a torn last line (%d bytes): generation was interrupted or "
+                                   "is still running; re-run `synrank generate` to resume", file, lineno,
+                                   len(line))
                     continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    torn = not line.endswith("\n")
-                    hint = ("the last line is cut off: a generation run was interrupted; re-run the same "
-                            "`synrank generate` command to resume (it removes the torn line) or delete the line"
-                            if torn else "fix or remove this line")
-                    raise DatasetError(f"malformed JSON line ({exc.msg})", file, lineno, hint=hint) from exc
-                group = parse_group(rec, file, lineno)
-                if unique_ids:
-                    first = seen.get(group.query_id)
-                    if first is not None:
-                        where = f"line {first[1]}" if first[0] == file else f"{first[0]}:{first[1]}"
-                        raise DatasetError(f"duplicate query_id {group.query_id!r} (first on {where})", file,
-                                           lineno, hint="each query must appear in one group only; remove the "
-                                           "repeated group")
-                    seen[group.query_id] = (file, lineno)
-                yield group
+                hint = ("the last line is cut off: the file was truncated (an interrupted write or copy); "
+                        "restore the complete file or delete the line" if torn else "fix or remove this line")
+                raise DatasetError(f"malformed JSON line ({exc.msg})", file, lineno, hint=hint) from exc
+            group = parse_group(rec, file, lineno)
+            if unique_ids:
+                first = seen.get(group.query_id)
+                if first is not None:
+                    where = f"line {first[1]}" if first[0] == file else f"{first[0]}:{first[1]}"
+                    raise DatasetError(f"duplicate query_id {group.query_id!r} (first on {where})", file,
+                                       lineno, hint="each query must appear in one group only; remove the "
+                                       "repeated group")
+                seen[group.query_id] = (file, lineno)
+            yield group
+
+
+def _lines(file: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a plain or gzip file; a damaged file is a located DatasetError."""
+    lineno = 0
+    try:
+        with _open(file) as fh:
+            for lineno, line in enumerate(fh, start=1):  # noqa: B007 - lineno is reported on errors
+                yield lineno, line
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"damaged gzip file ({exc})", file, lineno + 1,
+                           hint="the file is truncated or not gzip: restore it from its source, or move it "
+                                "out of the folder to train without it") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"invalid UTF-8 ({exc.reason})", file, lineno + 1,
+                           hint="group files must be UTF-8 JSON lines") from exc
 
 
 def read_groups(path: str | Path, unique_ids: bool = True) -> list[TrainingGroup]:

@@ -49,14 +49,35 @@ def test_half_packed_shard_is_read_once(tmp_path):
     assert [g.query_id for g in iter_groups(tmp_path)] == ["a", "b"]
 
 
-def test_torn_last_line_says_how_to_recover(tmp_path):
+def test_torn_last_line_of_a_user_file_is_an_error(tmp_path):
     path = tmp_path / "g.jsonl"
     path.write_text(_lines([_rec("a")]) + '{"query_id": "b", "que')
-    with pytest.raises(DatasetError, match=r"g.jsonl:2: malformed JSON line .*interrupted.*synrank generate"):
+    with pytest.raises(DatasetError, match=r"g.jsonl:2: malformed JSON line .*last line is cut off"):
         read_groups(path)
     path.write_text('{"query_id": \n' + _lines([_rec("a")]))
     with pytest.raises(DatasetError, match=r"g.jsonl:1: .*fix or remove this line"):
         read_groups(path)
+
+
+def test_torn_last_line_of_a_generation_shard_is_skipped(tmp_path, caplog):
+    """A killed (or still running) generator leaves its shard's last line torn: that group was never
+    complete, so it is skipped with a warning, as the generator itself does when it resumes."""
+    (tmp_path / "shard-00000.jsonl").write_text(_lines([_rec("a"), _rec("b")]) + '{"query_id": "c", "qu')
+    assert [g.query_id for g in read_groups(tmp_path)] == ["a", "b"]
+    assert "shard-00000.jsonl:3: ignoring a torn last line" in caplog.text
+    (tmp_path / "shard-00000.jsonl").write_text('{"query_id": "c", "qu\n' + _lines([_rec("a")]))
+    with pytest.raises(DatasetError, match="shard-00000.jsonl:1: malformed JSON"):  # not the last line
+        read_groups(tmp_path)
+
+
+def test_damaged_gzip_is_located(tmp_path):
+    data = gzip.compress(_lines([_rec(str(i)) for i in range(300)]).encode())
+    (tmp_path / "a.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetError, match=r"a.jsonl.gz:\d+: damaged gzip file .*truncated"):
+        read_groups(tmp_path / "a.jsonl.gz")
+    (tmp_path / "b.jsonl.gz").write_bytes(b"not gzip\n")
+    with pytest.raises(DatasetError, match=r"b.jsonl.gz:1: damaged gzip file"):
+        read_groups(tmp_path / "b.jsonl.gz")
 
 
 @pytest.mark.parametrize(("grade", "match"), [(1.5, "got 1.5"), (-1, "got -1"), (True, "got True")])

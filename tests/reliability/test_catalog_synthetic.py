@@ -134,49 +134,17 @@ def test_malformed_query_file(tmp_path):
     assert not list(out.glob("shard-*")) if out.exists() else True
 
 
-def test_torn_synthetic_shard_is_repaired_on_resume(query_file, tmp_path):
-    """A generator killed mid-line leaves a torn shard: the trainer's reader names it, a resume cuts it."""
+def test_torn_synthetic_shard_is_repaired_on_resume(query_file, tmp_path, caplog):
+    """A generator killed mid-line leaves a torn shard: the trainer's reader skips that incomplete group
+    with a warning, and a resume cuts the line and completes the query."""
     from synrank.data.groups import read_groups
-    from synrank.errors import DatasetError
 
     out = tmp_path / "gen"
     assert _generate(query_file, out, "--backend", "echo", "--limit", "1", strategy="direct").returncode == 0
     shard = next(out.glob("shard-*.jsonl"))
     with open(shard, "a") as fh:
         fh.write('{"schema": "synrank.groups/v1", "query_id": "2", "qu')
-    with pytest.raises(DatasetError, match="interrupted"):
-        read_groups(out)
+    assert [g.query_id for g in read_groups(out)] == ["1"]
+    assert "ignoring a torn last line" in caplog.text
     assert _generate(query_file, out, "--backend", "echo", "--limit", "2", strategy="direct").returncode == 0
     assert sorted(g.query_id for g in read_groups(out)) == ["1", "2"]
-
-
-@pytest.mark.parametrize(("backend", "expect"), [
-    (["--backend", "local", "--model", "MISSING/nope.gguf"], ["ModelError", "nope.gguf: GGUF model file not found"]),
-    (["--backend", "transformers-gguf", "--model", "MISSING/nope.gguf"], ["GGUF model file not found"]),
-    (["--backend", "vllm", "--model", "some/model"], ["the vllm backend needs vLLM", "--backend openai"]),
-    (["--backend", "openai"], ["the openai backend needs --model"]),
-], ids=["gguf-path-missing", "gguf-path-missing-transformers", "vllm-not-installed", "openai-without-model"])
-def test_generation_model_missing(query_file, tmp_path, backend, expect):
-    out = tmp_path / "gen"
-    args = [a.replace("MISSING", str(tmp_path)) for a in backend]
-    res = run_cli_inprocess("generate", "--queries", query_file, "--out", out, "--strategy", "direct",
-                            "--no-progress", *args)
-    assert_clean_failure(res, *expect)
-    assert_nothing_half_written(out)
-
-
-def test_llm_server_not_listening(query_file, tmp_path):
-    """Connection refused on every request: retried, recorded, never a group (exit code: R4)."""
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = tmp_path / "gen"
-    res = run_cli_inprocess("generate", "--queries", query_file, "--out", out, "--strategy", "direct",
-                            "--no-progress", "--backend", "openai", "--model", "m", "--max-attempts", "1",
-                            "--backend-option", f"base_url=http://127.0.0.1:{port}/v1",
-                            "--backend-option", "max_retries=0")
-    assert "Traceback" not in res.stderr
-    assert _groups(out) == []
-    assert any("connection error" in r for r in _reasons(out)) or len(res.error_lines) == 1

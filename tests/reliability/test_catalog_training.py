@@ -72,7 +72,7 @@ def test_truncated_training_groups(train_config, tiny_groups, tmp_path):
     n_lines = raw[: len(raw) - 40].count(b"\n") + 1
     out = tmp_path / "out"
     res = run_cli_inprocess("train", "--config", train_config(groups=broken), "--output", out)
-    assert_clean_failure(res, f"groups.jsonl:{n_lines}", "malformed JSON", "interrupted")
+    assert_clean_failure(res, f"groups.jsonl:{n_lines}", "malformed JSON", "the last line is cut off")
     assert not _final_model_files(out)
 
 
