@@ -84,6 +84,7 @@ def validate_folder(path: str | os.PathLike, name: str | None = None) -> Validat
         raise DatasetError("not a folder", path)
     if not is_dataset_folder(path):
         raise DatasetError(f"not a BEIR-layout folder (no {CORPUS_FILE}, {QUERIES_FILE} or {QRELS_DIR}/)", path)
+    _check_entries(path)
     info = info_for_folder(path, name)
     warnings: list[str] = []
     checksums: dict[str, str] = {}
@@ -117,6 +118,25 @@ def validate_folder(path: str | os.PathLike, name: str | None = None) -> Validat
         warnings.append(f"{qrels_dir}: several splits and none named 'test': pass a split explicitly")
     return ValidationReport(info=info, documents=None if corpus is None else len(corpus),
                             queries=len(queries), splits=splits, checksums=checksums, warnings=warnings)
+
+
+def _check_entries(path: Path) -> None:
+    """The layout's names must be what they claim: a ``corpus.jsonl`` that is a folder or a broken link
+    would otherwise be reported as "absent" and the folder as valid."""
+    for name in (CORPUS_FILE, QUERIES_FILE, RERANK_RUN_FILE):
+        entry = path / name
+        if os.path.lexists(entry) and not entry.is_file():
+            kind = "a broken symbolic link" if entry.is_symlink() and not entry.exists() else "not a regular file"
+            raise DatasetError(f"{name} is {kind}", entry, hint=f"replace it with the {name} file or remove it")
+    qrels = path / QRELS_DIR
+    if os.path.lexists(qrels) and not qrels.is_dir():
+        raise DatasetError(f"{QRELS_DIR} must be a folder of <split>.tsv files", qrels)
+    if qrels.is_dir():
+        for entry in sorted(qrels.iterdir()):
+            if entry.name.endswith(".tsv") and not entry.name.startswith(".") and not entry.is_file():
+                kind = "a broken symbolic link" if entry.is_symlink() and not entry.exists() else "not a regular file"
+                raise DatasetError(f"qrels split {entry.name} is {kind}", entry,
+                                   hint="replace it with the split's TSV file or remove it")
 
 
 def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> None:

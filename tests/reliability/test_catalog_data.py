@@ -123,3 +123,20 @@ def test_query_without_relevant_documents_counts_as_zero(toy, run_file, tmp_path
     report = run_cli_inprocess("validate", toy)
     assert report.returncode == 0
     assert "1 judged queries without a grade > 0" in report.stdout
+
+
+@pytest.mark.parametrize("entry", ["corpus-is-a-folder", "split-is-a-folder", "split-is-a-broken-link"])
+def test_layout_entries_must_be_files(toy, entry):
+    """A corpus.jsonl that is a folder, or a qrels split that is a broken link, used to be reported as
+    "absent" and the folder as valid."""
+    if entry == "corpus-is-a-folder":
+        (toy / "corpus.jsonl").unlink()
+        (toy / "corpus.jsonl").mkdir()
+        expect = ["corpus.jsonl: corpus.jsonl is not a regular file"]
+    elif entry == "split-is-a-folder":
+        (toy / "qrels" / "dev.tsv").mkdir()
+        expect = ["dev.tsv: qrels split dev.tsv is not a regular file"]
+    else:
+        (toy / "qrels" / "dev.tsv").symlink_to(toy / "nowhere.tsv")
+        expect = ["dev.tsv: qrels split dev.tsv is a broken symbolic link"]
+    assert_clean_failure(run_cli_inprocess("validate", toy), *expect)
