@@ -135,9 +135,14 @@ def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[st
     for v in variants:
         if v.kind == "train":
             try:
-                train_config_dict(suite, v)
+                cfg, _ = train_config_dict(suite, v)
             except SynrankError as exc:
                 missing.append(f"variant {v.name!r}: {exc}")
+                continue
+            for src in cfg.get("data") or []:
+                if src.get("kind") == "groups" and src.get("path") and not Path(src["path"]).exists():
+                    missing.append(f"variant {v.name!r}: training data {src['path']} does not exist "
+                                   "(generate it with `synrank generate`, or fix the training config)")
     if missing:
         raise SynrankError(
             f"suite {suite.name!r} cannot run on this machine; missing:\n  - " + "\n  - ".join(missing)

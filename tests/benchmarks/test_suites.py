@@ -76,3 +76,14 @@ def test_paper_suite_fails_fast_listing_what_is_missing(monkeypatch, tmp_path):
         assert needle in text
     assert not (tmp_path / "results" / "cells").exists()
     assert run_mod.main(["--suite", "paper", "--results", str(tmp_path / "r2"), "--preflight"]) == 2
+
+
+def test_preflight_reports_missing_training_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNRANK_OFFLINE", "1")
+    path = _suite(tmp_path, variants=[
+        {"name": "bm25", "bm25": {}},
+        {"name": "t", "train": {"model": {"base": "minilm", "kind": "static"},
+                                "data": [{"kind": "groups", "path": "no-such-groups"}], "max_steps": 2}}])
+    suite = load_suite(path)
+    with pytest.raises(SynrankError, match="no-such-groups does not exist"):
+        run_mod.preflight(suite, suite.variants, ["scifact"])
