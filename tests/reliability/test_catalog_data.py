@@ -6,6 +6,7 @@ the file (and line), nothing written to the output folder.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,17 @@ def test_layout_entries_must_be_files(toy, entry):
         (toy / "qrels" / "dev.tsv").symlink_to(toy / "nowhere.tsv")
         expect = ["dev.tsv: qrels split dev.tsv is a broken symbolic link"]
     assert_clean_failure(run_cli_inprocess("validate", toy), *expect)
+
+
+def test_query_without_any_judgement_is_not_scored(toy, run_file, tmp_path):
+    """Not an error: q4 is in queries.jsonl but has no qrels row. It is not an evaluation query (as in
+    trec_eval and BEIR), the run's lines for it are ignored, and the CLI says so."""
+    with open(toy / "queries.jsonl", "a") as fh:
+        fh.write(json.dumps({"_id": "q4", "text": "what is delta"}) + "\n")
+    run = tmp_path / "run4.trec"
+    run.write_text(run_file.read_text() + "q4 Q0 d1 1 5.0 t\n")
+    res = run_cli_inprocess("evaluate", "--run", run, "--dataset", toy, "--json")
+    assert res.returncode == 0, res.stderr
+    assert "1 of 4 queries in the run have no judgments" in res.stderr
+    base = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--json")
+    assert json.loads(res.stdout) == json.loads(base.stdout)
