@@ -171,7 +171,14 @@ def synthetic_report(path: str | Path, out_dir: str | Path | None = None, encode
                      n_samples: int = 3, batch_size: int = 64, seed: int = 0) -> dict[str, Any]:
     """Compute the report for the groups in ``path`` and write it into ``out_dir`` (default: ``path``)."""
     path = Path(path)
-    groups = read_groups(path)
+    if path.is_dir() and (path / "generation.json").exists():
+        # a generation folder, possibly still being written: complete lines only, each shard once
+        from synrank.data.groups import parse_group
+        from synrank.synthetic.pipeline import iter_records
+
+        groups = [parse_group(rec, path, i) for i, rec in enumerate(iter_records(path), start=1)]
+    else:
+        groups = read_groups(path)
     if not groups:
         raise DatasetError("no groups to report on", path)
     out = Path(out_dir) if out_dir else (path if path.is_dir() else path.parent)
