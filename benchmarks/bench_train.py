@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     from synrank.provenance import environment
 
     t_start = time.perf_counter()
+    load_start = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "examples.jsonl"
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = round(prev.get("wall_s", 0) + wall, 1)
     result = {"benchmark": "training throughput, synrank vs SentenceTransformerTrainer+MNRL",
               "rows": rows, "goal_ratio": 1.0, "wall_s": wall, "commands": commands,
+              "load_average_start_end": [round(load_start[0], 2), round(os.getloadavg()[0], 2)],
               "environment": environment()}
     atomic_write_json(out / "train.json", result)
     lines = ["# Training throughput: synrank vs sentence-transformers' trainer", "",
