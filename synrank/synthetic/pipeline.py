@@ -136,6 +136,7 @@ class _QueryState:
     query: str
     jobs: dict[Any, Job]
     attempts: dict[Any, int] = field(default_factory=dict)
+    transport_failures: dict[Any, int] = field(default_factory=dict)
     passages: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -330,6 +331,7 @@ class Generator:
                     raise GenerationError(f"backend {cfg.backend} returned {len(comps)} completions for "
                                           f"{len(reqs)} requests")
                 retry: list[tuple[_QueryState, Any]] = []
+                transport: set[tuple[str, Any]] = set()
                 touched: dict[str, _QueryState] = {}
                 for req, comp in zip(reqs, comps, strict=True):
                     st, key = req.key
@@ -366,7 +368,16 @@ class Generator:
                                      grade=job.grade, source_query=job.source_query, attempt=st.attempts[key],
                                      seed=req.seed, reason=reason, text=comp.text[:2000])
                         retry.append((st, key))
+                        if comp.error is not None:
+                            transport.add((st.qid, key))
                     touched[st.qid] = st
+                # A backend that fails at the transport level (HTTP errors, timeouts) says nothing about
+                # the query: such failures never use up a query's attempts, so a resume retries them, and a
+                # batch in which every request failed stops the run instead of silently closing queries.
+                if comps and all(c.error is not None for c in comps):
+                    raise GenerationError(
+                        f"backend {cfg.backend}: all {len(comps)} requests of a batch failed ({comps[0].error})",
+                        hint="no query was marked done; fix the backend and re-run the same command to resume")
                 # group-level checks once every grade of a query is in
                 for st in touched.values():
                     if st.qid not in active or len(st.passages) < len(self.strategy.grades):
@@ -393,6 +404,14 @@ class Generator:
                             retry.append((st, key))
                 for st, key in reversed(retry):
                     if st.qid not in active:
+                        continue
+                    if (st.qid, key) in transport:
+                        st.transport_failures[key] = st.transport_failures.get(key, 0) + 1
+                        if st.transport_failures[key] > 3 * cfg.max_attempts:
+                            raise GenerationError(
+                                f"backend {cfg.backend}: query {st.qid} failed {st.transport_failures[key]} "
+                                "times at the transport level", hint="fix the backend and re-run to resume")
+                        queue.appendleft((st, key))
                         continue
                     st.attempts[key] += 1
                     if st.attempts[key] >= cfg.max_attempts:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from synrank.synthetic.pipeline import iter_rejects  # noqa: E402
 from tests.reliability.harness import (
     assert_clean_failure,
     assert_nothing_half_written,
@@ -54,8 +55,7 @@ def _reasons(out: Path) -> list[str]:
 def test_failing_llm_replies_never_become_groups(llm_server, query_file, tmp_path, mode, reason):
     """Every bad reply is rejected with its reason recorded; no group and no partial line is written.
 
-    (A server that fails *every* request currently ends with exit 0 and "0 new groups", and marks the
-    queries as finally failed so a resume skips them: reported in /work/helpers/BUGS.md, R4/R5.)
+    A server that fails *every* request stops the run with one error (see the outage test below).
     """
     llm_server.mode = mode
     out = tmp_path / "gen"
@@ -67,6 +67,23 @@ def test_failing_llm_replies_never_become_groups(llm_server, query_file, tmp_pat
     assert any(reason in r for r in reasons) or (res.returncode != 0 and len(errors) == 1
                                                   and reason in errors[0]), (reasons, res.stderr)
     assert not [p for p in listing(out) if ".tmp" in p]
+
+
+def test_llm_server_outage_stops_the_run_and_resume_retries_its_queries(llm_server, query_file, tmp_path):
+    """A server that fails every request is one clear error, and the queries it hit are not closed:
+    once the server answers again, re-running the same command generates them (found bugs R4/R5)."""
+    out = tmp_path / "gen"
+    llm_server.mode = "500"
+    res = _generate(query_file, out, server=llm_server, strategy="direct")
+    assert_clean_failure(res, "all", "re-run the same command to resume")
+    assert _groups(out) == []
+    before = llm_server.requests
+    llm_server.mode = "ok"  # the server answers again (its short passages are then rejected on content)
+    res = _generate(query_file, out, server=llm_server, strategy="direct")
+    assert res.returncode == 0, res.stderr
+    assert llm_server.requests > before, "the resume did not retry the queries the outage hit"
+    retried = {r["query_id"] for r in iter_rejects(out) if "too short" in r.get("reason", "")}
+    assert retried == {"1", "2"}
 
 
 def test_llm_server_401_is_one_error(llm_server, query_file, tmp_path):
