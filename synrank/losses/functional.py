@@ -51,6 +51,10 @@ def _check_pair(scores: Tensor, grades: Tensor, name: str, min_rows: int = 1) ->
         raise LossInputError(f"{name}: scores must be floating point, got {scores.dtype}")
     if scores.shape[1] == 0:
         raise LossInputError(f"{name}: scores have no passage column")
+    if not bool(torch.isfinite(scores.detach()).all()):
+        raise LossInputError(f"{name}: scores contain NaN or infinity",
+                             hint="the model's weights or embeddings diverged; lower the learning rate, "
+                                  "enable gradient clipping, or resume from an earlier checkpoint")
     if scores.shape[0] < min_rows:
         raise LossInputError(
             f"{name}: needs at least {min_rows} queries per batch, got {scores.shape[0]}",

@@ -315,6 +315,11 @@ class Trainer:
                             p_all = gather_with_grad(p_emb).view(q_all.shape[0], cfg.group_size, -1)
                             scores = torch.einsum("bd,bgd->bg", q_all, p_all)
                             full_grades = gather_with_grad(grades)
+                        if not bool(torch.isfinite(scores.detach()).all()):
+                            raise TrainingError(
+                                f"loss is nan at step {step + 1}: the model's scores are not finite "
+                                f"(micro-batch {micro + 1}, items {batch.item_indices[:4]}...)", self.output,
+                                hint="lower learning_rate, use precision: fp32, or resume from an earlier checkpoint")
                         loss = loss_fn(scores, full_grades)
                         if not torch.isfinite(loss):
                             raise TrainingError(

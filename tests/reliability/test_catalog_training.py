@@ -65,6 +65,27 @@ def test_nan_loss_stops_with_the_step(train_config, tmp_path):
     assert not (out / "trainer_state.json").exists()
 
 
+def test_diverged_scores_with_ws2_stop_with_the_step(train_config, tmp_path):
+    """Found bug R1: with ws2, non-finite scores reached the SVD and crashed with a traceback."""
+    out = tmp_path / "out"
+    res = run_cli_inprocess("train", "--config", train_config(learning_rate=1e38, loss="ws2", save_every=100),
+                            "--output", out)
+    assert_clean_failure(res, "loss is nan at step", "scores are not finite", "lower learning_rate")
+    assert not _final_model_files(out)
+
+
+def test_losses_refuse_non_finite_scores():
+    import pytest as _pytest
+    import torch
+
+    from synrank.losses.functional import LossInputError, wasserstein2
+
+    scores = torch.zeros(2, 4, dtype=torch.float64)
+    scores[0, 1] = float("nan")
+    with _pytest.raises(LossInputError, match="NaN or infinity"):
+        wasserstein2(scores, torch.zeros(2, 4))
+
+
 def test_truncated_training_groups(train_config, tiny_groups, tmp_path):
     broken = tmp_path / "groups.jsonl"
     raw = tiny_groups.read_bytes()
