@@ -87,13 +87,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from synrank.data.validate import validate_folder
 
-    # Warnings are collected into the report and printed once there.
-    logging.getLogger("synrank.data").setLevel(logging.ERROR)
-    folder = Path(args.dir).expanduser()
-    if not folder.is_dir():
-        from synrank.data.registry import resolve_dataset
+    # Warnings are collected into the report and printed once there; the logger's level is restored
+    # afterwards so that an in-process caller (tests, notebooks) keeps seeing data-layer warnings.
+    data_logger = logging.getLogger("synrank.data")
+    previous = data_logger.level
+    data_logger.setLevel(logging.ERROR)
+    try:
+        folder = Path(args.dir).expanduser()
+        if not folder.is_dir():
+            from synrank.data.registry import resolve_dataset
 
-        folder = resolve_dataset(args.dir, download=False)
-    report = validate_folder(folder, name=args.name)
+            folder = resolve_dataset(args.dir, download=False)
+        report = validate_folder(folder, name=args.name)
+    finally:
+        data_logger.setLevel(previous)
     print(report.to_text())
     return 0
