@@ -24,7 +24,8 @@ from synrank.errors import LockedError, SynrankError
 PathLike = str | os.PathLike
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: PathLike) -> None:
+    """fsync a folder so a rename or new entry inside it survives a crash (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -64,7 +65,7 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

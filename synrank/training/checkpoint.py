@@ -18,7 +18,6 @@ a half-written one. Leftover ``.tmp-*`` folders of killed runs are removed on th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ import numpy as np
 import torch
 
 from synrank.errors import TrainingError
-from synrank.io import atomic_write_json
+from synrank.io import atomic_write_json, fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +47,7 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        with contextlib.suppress(OSError):
-            fd = os.open(dirpath, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_dir(dirpath)
 
 
 def rng_state() -> dict[str, Any]:
@@ -166,12 +160,7 @@ def export_final(output: Path, model) -> None:
         os.replace(entry, target)
     tmp.rmdir()
     # the entries were fsynced inside tmp; fsync the folder that now holds them
-    with contextlib.suppress(OSError):
-        fd = os.open(output, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(output)
 
 
 def write_state(output: Path, state: dict[str, Any]) -> None:
