@@ -282,6 +282,35 @@ def train_config_dict(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[st
     return cfg.to_dict(), path
 
 
+def training_identity(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What a training cell's cache key hashes: the config with every local path replaced by content.
+
+    A data source given by ``path`` is keyed by its file names and their sha256 (so a synthetic dataset
+    that grows or is regenerated at the same path retrains, and the same data in another checkout does
+    not); a base model given as a folder is keyed by :func:`folder_fingerprint`. Absolute paths never
+    enter the hash, so one config gives one hash on any machine.
+    """
+    from synrank.data.groups import group_files
+    from synrank.io import sha256_file
+    from synrank.retrieval.encoders import folder_fingerprint
+
+    ident = dict(cfg)
+    sources = []
+    for src in ident.get("data") or []:
+        if isinstance(src, dict) and isinstance(src.get("path"), str) and Path(src["path"]).exists():
+            files = group_files(src["path"])
+            src = {**src, "path": Path(src["path"]).name,
+                   "content": {f.name: sha256_file(f) for f in files}}
+        sources.append(src)
+    if sources:
+        ident["data"] = sources
+    model = ident.get("model")
+    if isinstance(model, dict) and isinstance(model.get("base"), str) and Path(model["base"]).is_absolute() \
+            and Path(model["base"]).is_dir():
+        ident["model"] = {**model, "base": {"folder_sha256": folder_fingerprint(model["base"])}}
+    return ident
+
+
 def _trained_model_dir(output: Path) -> Path:
     """The sentence-transformers folder the trainer leaves in ``output`` (``modules.json`` marks it)."""
     for cand in (output, output / "final", output / "model"):
@@ -296,7 +325,7 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     """Train ``variant`` (or reuse a finished run with the same config; resume an interrupted one)."""
     cfg, source = train_config_dict(suite, variant)
     cfg.pop("output", None)
-    thash = config_hash({"schema": "synrank.benchmark-train/v1", "train": cfg})
+    thash = config_hash({"schema": "synrank.benchmark-train/v2", "train": training_identity(cfg)})
     folder = results / "train" / variant.name
     marker_path = folder / TRAIN_MARKER
     output = folder / "model"
@@ -330,7 +359,7 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
                             hint=f"command: {' '.join(cmd)}; rerunning the suite resumes from the last checkpoint")
     model_dir = _trained_model_dir(output)
     atomic_write_json(marker_path, {
-        "schema": "synrank.benchmark-train/v1", "model": variant.name, "config_source": str(source),
+        "schema": "synrank.benchmark-train/v2", "model": variant.name, "config_source": str(source),
         "config": cfg, "config_hash": thash, "checkpoint": str(model_dir.relative_to(results)),
         "resumed": resume, "timings": {"train": seconds},
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **environment(),

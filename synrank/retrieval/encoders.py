@@ -92,7 +92,10 @@ def encoder_fingerprint(encoder: Any) -> str | None:
 # Fingerprints of model folders and in-memory models
 # ---------------------------------------------------------------------------------------------------
 
-_SKIP_FILES = {"README.md", ".gitattributes", ".lock"}
+_SKIP_FILES = {"README.md", ".gitattributes", ".lock",
+               # what the trainer writes beside a model: records of the run, not inputs to encoding
+               "training_config.json", "trainer_state.json", "loss_curve.csv", "loss_curve.png"}
+_SKIP_DIRS = {"checkpoints"}
 
 
 def folder_fingerprint(folder: str | os.PathLike) -> str:
@@ -104,7 +107,8 @@ def folder_fingerprint(folder: str | os.PathLike) -> str:
     folder = Path(folder).resolve()
     files = sorted(p for p in folder.rglob("*")
                    if p.is_file() and p.name not in _SKIP_FILES and not p.name.startswith(".")
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                   and not any(part.startswith(".") or part in _SKIP_DIRS
+                               for part in p.relative_to(folder).parts[:-1]))
     if not files:
         raise ModelError("model folder has no files", folder)
     memo_path = cache_dir() / "fingerprints.json"
