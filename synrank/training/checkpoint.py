@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import random
 import re
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +136,17 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         tensors = torch.load(path / "trainer.pt", map_location="cpu", weights_only=True)
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise TrainingError(f"cannot read checkpoint ({exc})", path,
+    except pickle.UnpicklingError as exc:  # weights_only=True refused a non-tensor object: it never ran
+        found = re.search(r"GLOBAL (\S+) was not an allowed global", str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise TrainingError(f"cannot read checkpoint (trainer.pt contains non-tensor objects{what}; refused)",
+                            path, hint="delete this checkpoint folder to resume from the previous one; "
+                            "resume only from checkpoints synrank wrote") from exc
+    except (OSError, ValueError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, EOFError):
+            reason = "a file ends early: it was truncated"
+        raise TrainingError(f"cannot read checkpoint ({reason})", path,
                             hint="delete this checkpoint folder to resume from the previous one") from exc
     return tensors, state
 

@@ -174,26 +174,33 @@ class _Evil:
 
 
 def test_pickle_payload_in_checkpoint_is_refused(finished_run, tmp_path):
-    """A checkpoint is an untrusted file: ``weights_only=True`` must refuse the payload.
-
-    (The CLI should also turn the refusal into one located error line; at the time of writing the
-    ``UnpicklingError`` escapes as a traceback, reported in /work/helpers/BUGS.md. Tightened once fixed.)
-    """
-    import pickle
-
+    """A checkpoint is an untrusted file: ``weights_only=True`` must refuse the payload, and the CLI
+    turns the refusal into one located error line (R2: the ``UnpicklingError`` was a traceback)."""
     import torch
 
-    from synrank.errors import TrainingError
-    from synrank.training.checkpoint import load_checkpoint
-
-    _cfg, out = finished_run
+    cfg, out = finished_run
     _Evil.marker = tmp_path / "PWNED"
     blob = tmp_path / "evil.pt"
     torch.save({"optimizer": _Evil()}, blob)
     ckpt = _damage_latest(out, blob.read_bytes())
-    with pytest.raises((TrainingError, pickle.UnpicklingError)):
-        load_checkpoint(ckpt)
+    res = run_cli_inprocess("train", "--config", cfg, "--output", out, "--resume")
+    assert_clean_failure(res, str(ckpt), "cannot read checkpoint", "non-tensor objects", "refused",
+                         "delete this checkpoint folder")
     assert not (tmp_path / "PWNED").exists(), "the checkpoint was unpickled with arbitrary code execution"
+
+
+@pytest.mark.parametrize("payload", [b"", b"PK\x03\x04 not a zip", b"\x80\x02}q\x00"],
+                         ids=["empty", "bad-zip", "cut-legacy-pickle"])
+def test_damaged_checkpoint_payloads_give_training_error(finished_run, payload):
+    """Empty, not-a-zip and cut legacy files raise TrainingError (EOFError/BadZipFile were not caught)."""
+    from synrank.errors import TrainingError
+    from synrank.training.checkpoint import load_checkpoint
+
+    _cfg, out = finished_run
+    ckpt = _damage_latest(out, payload)
+    with pytest.raises(TrainingError, match="cannot read checkpoint") as info:
+        load_checkpoint(ckpt)
+    assert str(ckpt) in str(info.value) and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(("encoder", "expect"), [
