@@ -284,6 +284,61 @@ def _check_model_folder(path: Path) -> None:
                          hint="pass the folder a trainer checkpoint or save_pretrained() wrote")
 
 
+def _module_needs_config(type_name: str) -> tuple[str, str] | None:
+    """``(class name, config file name)`` when a sentence-transformers module cannot be built without its
+    config file (a constructor argument without default is one of its config keys: Pooling, Dense, ...);
+    None for modules that load without one (Normalize, Transformer, StaticEmbedding) or unknown types."""
+    if not type_name.startswith("sentence_transformers."):
+        return None  # a third-party module: leave the check to sentence-transformers
+    import inspect
+
+    try:
+        from sentence_transformers.util import import_from_string
+
+        cls = import_from_string(type_name)
+        params = inspect.signature(cls.__init__).parameters.values()
+    except Exception:  # unknown or renamed type: sentence-transformers reports it when loading
+        return None
+    keys = set(getattr(cls, "config_keys", None) or ())
+    required = {p.name for p in params if p.default is p.empty and p.name != "self"
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    if keys & required:
+        return cls.__name__, str(getattr(cls, "config_file_name", "config.json"))
+    return None
+
+
+def check_model_folder(path: str | os.PathLike) -> None:
+    """Check a local sentence-transformers folder before loading it: every module ``modules.json`` lists
+    that needs a config file has it (e.g. ``1_Pooling/config.json``).
+
+    Without this, a lost module config surfaces as the module's constructor failing
+    (``Pooling.__init__() missing 1 required positional argument``), which names neither the file nor the
+    folder. Raises :class:`ModelError` naming the missing file.
+    """
+    folder = Path(path).expanduser()
+    _check_model_folder(folder)
+    modules_file = folder / "modules.json"
+    if not modules_file.exists():
+        return  # a plain transformers folder: sentence-transformers adds mean pooling itself
+    try:
+        modules = json.loads(modules_file.read_text("utf-8"))
+        entries = [(str(m.get("path", "")), str(m.get("type", ""))) for m in modules]
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ModelError(f"cannot read modules.json ({type(exc).__name__}: {exc})", modules_file,
+                         hint="expected a JSON list of {idx, name, path, type}; copy it from the base model "
+                         "or re-save the checkpoint") from exc
+    for sub, type_name in entries:
+        needed = _module_needs_config(type_name)
+        if needed is None:
+            continue
+        cls_name, config_name = needed
+        config = folder / sub / config_name
+        if not config.is_file():
+            raise ModelError(f"config file of the {cls_name} module is missing (modules.json lists "
+                             f"{sub or '.'!r} of type {type_name})", config,
+                             hint="copy it from the base model or re-save the checkpoint")
+
+
 def _folder_metadata(folder: Path) -> tuple[str, int, bool] | None:
     """(similarity, max_seq_length, has Normalize) from a sentence-transformers folder's config files,
     or None when they do not state all three unambiguously (then the model is loaded eagerly)."""
@@ -314,7 +369,7 @@ def _load_sentence_transformer(spec: str, resolved: str, device: str | None = No
     if path.exists():
         if not path.is_dir():
             raise ModelError("model path is a file; expected a sentence-transformers folder", path)
-        _check_model_folder(path)
+        check_model_folder(path)
         try:
             return SentenceTransformer(str(path), device=device or "cpu", local_files_only=True, **kwargs)
         except Exception as exc:

@@ -16,12 +16,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from synrank.errors import ModelError
 from synrank.paths import resolve_model_alias
+from synrank.retrieval.encoders import check_model_folder
 from synrank.training.config import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ def _load(base: str, device: str | None):
     from sentence_transformers import SentenceTransformer
 
     path = resolve_model_alias(base)
+    if Path(path).expanduser().is_dir():
+        check_model_folder(path)
     try:
         return SentenceTransformer(path, device=device)
     except Exception as exc:  # ST raises OSError/ValueError/HF errors; give one actionable message

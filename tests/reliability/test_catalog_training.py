@@ -44,14 +44,16 @@ def test_checkpoint_without_pooling_config_train(minilm_without_pooling, train_c
     out = tmp_path / "out"
     res = run_cli_inprocess("train", "--config", train_config(base=minilm_without_pooling, max_steps=1),
                             "--output", out)
-    assert_clean_failure(res, str(minilm_without_pooling), "Pooling")
+    assert_clean_failure(res, str(minilm_without_pooling / "1_Pooling" / "config.json"), "is missing",
+                         "Pooling", "copy it from the base model")
     assert listing(out) <= {".lock"}
 
 
 def test_checkpoint_without_pooling_config_evaluate(minilm_without_pooling, toy, tmp_path):
     out = tmp_path / "out"
     res = run_cli_inprocess("evaluate", "--model", minilm_without_pooling, "--dataset", toy, "--output", out)
-    assert_clean_failure(res, str(minilm_without_pooling), "Pooling")
+    assert_clean_failure(res, str(minilm_without_pooling / "1_Pooling" / "config.json"), "is missing",
+                         "Pooling", "copy it from the base model")
     assert listing(out) <= {".lock"}
 
 

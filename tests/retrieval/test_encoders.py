@@ -12,6 +12,7 @@ import pytest
 from synrank.errors import ModelError
 from synrank.retrieval.encoders import (
     SentenceTransformerEncoder,
+    check_model_folder,
     document_text,
     encoder_fingerprint,
     encoder_similarity,
@@ -68,6 +69,50 @@ def test_missing_model_names_path_and_attempts(tmp_path):
     not_model.mkdir()
     with pytest.raises(ModelError, match="no modules.json"):
         load_encoder(str(not_model))
+
+
+def _modules_folder(root, *modules):
+    import json
+
+    root.mkdir()
+    entries = [{"idx": i, "name": str(i), "path": sub, "type": f"sentence_transformers.models.{kind}"}
+               for i, (sub, kind) in enumerate(modules)]
+    (root / "modules.json").write_text(json.dumps(entries))
+    return root
+
+
+def test_check_model_folder_names_a_missing_module_config(tmp_path):
+    """R3: a lost ``1_Pooling/config.json`` is named, not reported as a constructor TypeError."""
+    folder = _modules_folder(tmp_path / "m", ("", "Transformer"), ("1_Pooling", "Pooling"),
+                             ("2_Dense", "Dense"), ("3_Normalize", "Normalize"))
+    (folder / "2_Dense").mkdir()
+    (folder / "2_Dense" / "config.json").write_text("{}")
+    with pytest.raises(ModelError) as err:
+        check_model_folder(folder)
+    msg = str(err.value)
+    assert str(folder / "1_Pooling" / "config.json") in msg and "Pooling" in msg
+    assert "copy it from the base model" in msg
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text("{}")
+    check_model_folder(folder)  # Normalize and Transformer need no module config file
+    (folder / "2_Dense" / "config.json").unlink()
+    with pytest.raises(ModelError, match=r"2_Dense.config\.json.*Dense"):
+        check_model_folder(folder)
+
+
+def test_check_model_folder_refuses_a_broken_modules_json(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "modules.json").write_text('[{"path": "1_Pooling"')
+    with pytest.raises(ModelError, match="cannot read modules.json"):
+        check_model_folder(folder)
+
+
+def test_load_encoder_checks_module_configs_before_loading(tmp_path):
+    folder = _modules_folder(tmp_path / "m", ("", "Transformer"), ("1_Pooling", "Pooling"))
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(ModelError, match="1_Pooling.config.json"):
+        _ = load_encoder(str(folder)).model
 
 
 def test_hub_name_offline_is_a_clear_error(monkeypatch):
