@@ -3,6 +3,7 @@
 Every artifact is written to a temporary file in the same folder, flushed and fsync'ed, then renamed
 over the target, so a crash never leaves a half-written file under the final name. Append-only JSONL
 logs write whole lines and fsync them; a reader ignores a torn last line (see :func:`read_jsonl_tolerant`).
+Input JSON-lines files (plain or gzip) are read with :func:`iter_jsonl_records`, which locates every error.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from filelock import FileLock, Timeout
 
-from synrank.errors import LockedError, SynrankError
+from synrank.errors import DatasetError, LockedError, SynrankError
 
 PathLike = str | os.PathLike
 
@@ -151,6 +153,63 @@ def read_jsonl_tolerant(path: PathLike) -> tuple[list[dict], int]:
             raise LocatedError(f"malformed JSON line ({exc.msg})", path, lineno,
                                hint="this line was not written by synrank; remove or fix it") from exc
     return records, torn
+
+
+def iter_jsonl_records(path: PathLike, *, objects: bool = True,
+                       on_torn_tail: Callable[[int, str], None] | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, record)`` for every non-blank line of a JSON-lines file.
+
+    A ``.gz`` file is decompressed and a UTF-8 byte-order mark is ignored. Every problem is a
+    :class:`DatasetError` naming the file, the line and what is wrong: malformed JSON, a record that is not
+    a JSON object (with ``objects``), invalid UTF-8, a damaged gzip stream, an unreadable file.
+
+    A last line without its newline that does not parse was cut off (an interrupted write or copy): an
+    error saying so, unless ``on_torn_tail`` is given; then it is called with ``(line number, text)`` and
+    the line is skipped (an append-only log whose writer died, or is still writing, mid-line).
+    """
+    path = Path(path)
+    for lineno, line in _text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            torn = not line.endswith("\n")
+            if torn and on_torn_tail is not None:
+                on_torn_tail(lineno, line)
+                continue
+            hint = ("the last line is cut off: the file was truncated (an interrupted write or copy); "
+                    "restore the complete file or delete the line" if torn else "fix or remove this line")
+            raise DatasetError(f"malformed JSON line ({exc.msg})", path, lineno, hint=hint) from exc
+        if objects and not isinstance(rec, dict):
+            raise DatasetError(f"expected a JSON object, found {_json_type(rec)}", path, lineno,
+                               hint="each line must be one JSON object: {...}")
+        yield lineno, rec
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a plain or gzip UTF-8 file; a damaged file is a located DatasetError."""
+    lineno = 0
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            # bytes, decoded line by line: a text stream decodes ahead in blocks and would blame an
+            # earlier line for invalid UTF-8
+            for lineno, raw in enumerate(fh, start=1):  # noqa: B007 - lineno is reported on errors
+                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"damaged gzip file ({exc})", path, lineno + 1,
+                           hint="the file is truncated or not gzip: restore it from its source") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})", path, lineno,
+                           hint="JSON-lines files must be UTF-8 encoded") from exc
+    except OSError as exc:
+        raise DatasetError(f"cannot read file ({exc.strerror or exc})", path, lineno + 1 if lineno else None) from exc
 
 
 def repair_jsonl_tail(path: PathLike) -> int:

@@ -6,12 +6,13 @@ import gzip
 
 import pytest
 
-from synrank.errors import LocatedError, LockedError, SynrankError
+from synrank.errors import DatasetError, LocatedError, LockedError, SynrankError
 from synrank.io import (
     append_jsonl,
     atomic_open,
     atomic_write_gzip_text,
     folder_lock,
+    iter_jsonl_records,
     read_jsonl_tolerant,
     repair_jsonl_tail,
     sha256_file,
@@ -71,3 +72,65 @@ def test_folder_lock_on_impossible_path(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(SynrankError, match="cannot create or lock"), folder_lock(tmp_path / "file" / "sub"):
         pass
+
+
+# ------------------------------------------------------------------------------------ iter_jsonl_records
+def test_records_of_plain_gzip_and_bom_files_skip_blank_lines(tmp_path):
+    text = '{"a": 1}\n\n  \n{"a": 2}\r\n{"a": 3}'  # blank lines, CRLF, no final newline
+    (tmp_path / "p.jsonl").write_text(text)
+    (tmp_path / "g.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "b.jsonl").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "bg.jsonl.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode()))
+    for name in ("p.jsonl", "g.jsonl.gz", "b.jsonl", "bg.jsonl.gz"):
+        assert list(iter_jsonl_records(tmp_path / name)) == [(1, {"a": 1}), (4, {"a": 2}), (5, {"a": 3})], name
+    (tmp_path / "e.jsonl").write_text("\n\n")
+    assert list(iter_jsonl_records(tmp_path / "e.jsonl")) == []
+
+
+@pytest.mark.parametrize("name", ["m.jsonl", "m.jsonl.gz"])
+def test_malformed_line_names_file_and_line(tmp_path, name):
+    data = b'{"a": 1}\n\n{"a": 2,}\n{"a": 3}\n'
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    records = iter_jsonl_records(tmp_path / name)
+    assert next(records) == (1, {"a": 1})  # lines before the bad one are yielded
+    with pytest.raises(DatasetError, match=rf"{name}:3: malformed JSON line \(.*\) \(fix or remove this line\)"):
+        next(records)
+
+
+def test_cut_off_last_line_is_an_error_unless_tolerated(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2, "b')
+    with pytest.raises(DatasetError, match=r"t.jsonl:2: malformed JSON line .*the last line is cut off"):
+        list(iter_jsonl_records(path))
+    torn: list[tuple[int, str]] = []
+    assert list(iter_jsonl_records(path, on_torn_tail=lambda n, line: torn.append((n, line)))) == [(1, {"a": 1})]
+    assert torn == [(2, '{"a": 2, "b')]
+    path.write_text('{"a": 1, "b\n{"a": 2}')  # a bad line that is not the last one is never tolerated
+    with pytest.raises(DatasetError, match=r"t.jsonl:1: malformed JSON"):
+        list(iter_jsonl_records(path, on_torn_tail=lambda n, line: None))
+
+
+def test_non_object_records(tmp_path):
+    path = tmp_path / "n.jsonl"
+    path.write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(DatasetError, match=r"n.jsonl:2: expected a JSON object, found an array"):
+        list(iter_jsonl_records(path))
+    assert list(iter_jsonl_records(path, objects=False)) == [(1, {"a": 1}), (2, [1, 2])]
+    path.write_text("null\n")
+    with pytest.raises(DatasetError, match=r"n.jsonl:1: expected a JSON object, found null"):
+        list(iter_jsonl_records(path))
+
+
+def test_damaged_files_are_located(tmp_path):
+    (tmp_path / "u.jsonl").write_bytes(b'{"a": 1}\n{"a": "caf\xe9"}\n')
+    with pytest.raises(DatasetError, match=r"u.jsonl:2: invalid UTF-8"):
+        list(iter_jsonl_records(tmp_path / "u.jsonl"))
+    (tmp_path / "z.jsonl.gz").write_bytes(b"not gzip\n")
+    with pytest.raises(DatasetError, match=r"z.jsonl.gz:1: damaged gzip file .*truncated or not gzip"):
+        list(iter_jsonl_records(tmp_path / "z.jsonl.gz"))
+    data = gzip.compress(b"".join(b'{"a": %d}\n' % i for i in range(5000)))
+    (tmp_path / "c.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetError, match=r"c.jsonl.gz:\d+: damaged gzip file"):
+        list(iter_jsonl_records(tmp_path / "c.jsonl.gz"))
+    with pytest.raises(DatasetError, match=r"missing.jsonl: cannot read file \(No such file"):
+        list(iter_jsonl_records(tmp_path / "missing.jsonl"))

@@ -13,17 +13,15 @@ Only ``query_id``, ``query`` and ``passages[].text/grade`` are required; anythin
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import re
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from synrank.errors import DatasetError
+from synrank.io import iter_jsonl_records
 
 GROUPS_SCHEMA = "synrank.groups/v1"
 
@@ -75,10 +73,6 @@ def group_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz" else open(path, encoding="utf-8-sig")
-
-
 def parse_group(rec: Any, path: Path, lineno: int) -> TrainingGroup:
     if not isinstance(rec, dict):
         raise DatasetError("a group must be a JSON object", path, lineno)
@@ -112,23 +106,8 @@ def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingG
     """
     seen: dict[str, tuple[Path, int]] = {}
     for file in group_files(path):
-        for lineno, line in _lines(file):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                torn = not line.endswith("\n")
-                if torn and _LIVE_SHARD.match(file.name):
-                    # An append-only generation shard whose writer died (or is writing) mid-line: that
-                    # group was never complete. Skip it, as the generator does when it resumes.
-                    logger.warning("%s:%d: ignoring a torn last line (%d bytes): generation was interrupted or "
-                                   "is still running; re-run `synrank generate` to resume", file, lineno,
-                                   len(line))
-                    continue
-                hint = ("the last line is cut off: the file was truncated (an interrupted write or copy); "
-                        "restore the complete file or delete the line" if torn else "fix or remove this line")
-                raise DatasetError(f"malformed JSON line ({exc.msg})", file, lineno, hint=hint) from exc
+        on_torn = _torn_shard_line(file) if _LIVE_SHARD.match(file.name) else None
+        for lineno, rec in iter_jsonl_records(file, on_torn_tail=on_torn):
             group = parse_group(rec, file, lineno)
             if unique_ids:
                 first = seen.get(group.query_id)
@@ -141,20 +120,13 @@ def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingG
             yield group
 
 
-def _lines(file: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a plain or gzip file; a damaged file is a located DatasetError."""
-    lineno = 0
-    try:
-        with _open(file) as fh:
-            for lineno, line in enumerate(fh, start=1):  # noqa: B007 - lineno is reported on errors
-                yield lineno, line
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"damaged gzip file ({exc})", file, lineno + 1,
-                           hint="the file is truncated or not gzip: restore it from its source, or move it "
-                                "out of the folder to train without it") from exc
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"invalid UTF-8 ({exc.reason})", file, lineno + 1,
-                           hint="group files must be UTF-8 JSON lines") from exc
+def _torn_shard_line(file: Path) -> Callable[[int, str], None]:
+    def warn(lineno: int, line: str) -> None:
+        # An append-only generation shard whose writer died (or is writing) mid-line: that group was
+        # never complete. Skip it, as the generator does when it resumes.
+        logger.warning("%s:%d: ignoring a torn last line (%d bytes): generation was interrupted or is still "
+                       "running; re-run `synrank generate` to resume", file, lineno, len(line))
+    return warn
 
 
 def read_groups(path: str | Path, unique_ids: bool = True) -> list[TrainingGroup]:

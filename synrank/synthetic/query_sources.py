@@ -9,12 +9,12 @@ guard (:func:`synrank.data.leakage.evaluation_guard`) before anything is generat
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from pathlib import Path
 
 from synrank.errors import DatasetError
+from synrank.io import iter_jsonl_records
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +64,15 @@ def _read_tsv(path: Path) -> dict[str, str]:
 
 def _read_jsonl(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"malformed JSON line ({exc.msg})", path, lineno) from exc
-            if not isinstance(rec, dict):
-                raise DatasetError("each line must be a JSON object", path, lineno)
-            qid = next((rec[k] for k in ("_id", "id", "query_id", "qid") if k in rec), None)
-            text = next((rec[k] for k in ("text", "query") if k in rec), None)
-            if qid is None or not isinstance(text, str) or not text.strip():
-                raise DatasetError("needs an id (_id/id/query_id/qid) and a non-empty text (text/query)", path, lineno)
-            qid = str(qid)
-            if qid in out:
-                raise DatasetError(f"duplicate query id {qid!r}", path, lineno)
-            out[qid] = text.strip()
+    for lineno, rec in iter_jsonl_records(path):
+        qid = next((rec[k] for k in ("_id", "id", "query_id", "qid") if k in rec), None)
+        text = next((rec[k] for k in ("text", "query") if k in rec), None)
+        if qid is None or not isinstance(text, str) or not text.strip():
+            raise DatasetError("needs an id (_id/id/query_id/qid) and a non-empty text (text/query)", path, lineno)
+        qid = str(qid)
+        if qid in out:
+            raise DatasetError(f"duplicate query id {qid!r}", path, lineno)
+        out[qid] = text.strip()
     return out
 
 
