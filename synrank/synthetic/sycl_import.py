@@ -19,7 +19,6 @@ Evaluation queries are dropped (leakage guard) unless ``guard=False``. Output: g
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,14 +27,10 @@ from typing import Any
 
 from synrank.data.groups import GROUPS_SCHEMA
 from synrank.errors import DatasetError
-from synrank.io import atomic_write_gzip_text
+from synrank.io import atomic_write_gzip_text, iter_jsonl_records
 
 _GRADE_KEYS = ("score", "grade", "relevance", "level", "label")
 _PASSAGE_KEYS = ("passages", "docs", "documents", "levels")
-
-
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz" else open(path, encoding="utf-8-sig")
 
 
 def _int_grade(value: Any, path: Path, lineno: int) -> int:
@@ -57,41 +52,43 @@ def _passage_text(p: Any) -> str | None:
     return None
 
 
-def _grouped_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with _open(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"malformed JSON line ({exc.msg})", path, lineno) from exc
-            query = rec.get("query") if isinstance(rec.get("query"), str) else rec.get("text")
-            if not isinstance(query, str) or not query.strip():
-                raise DatasetError("no query text ('query' or 'text')", path, lineno)
-            qid = next((rec[k] for k in ("query_id", "qid", "_id", "id") if k in rec), f"{path.stem}:{lineno}")
-            raw = next((rec[k] for k in _PASSAGE_KEYS if k in rec), None)
-            passages = []
-            if isinstance(raw, dict):
-                for level, items in raw.items():
-                    grade = _int_grade(level, path, lineno)
-                    for item in items if isinstance(items, list) else [items]:
-                        text = _passage_text(item)
-                        if text and text.strip():
-                            passages.append({"text": text.strip(), "grade": grade})
-            elif isinstance(raw, list):
-                for item in raw:
-                    gkey = next((k for k in _GRADE_KEYS if isinstance(item, dict) and k in item), None)
+def _grouped_jsonl(path: Path, seen: dict[str, tuple[Path, int]] | None = None) -> Iterator[dict[str, Any]]:
+    """Groups of one grouped-JSONL file; ``seen`` (query id → file, line) spans the files of one import."""
+    seen = {} if seen is None else seen
+    for lineno, rec in iter_jsonl_records(path):
+        query = rec.get("query") if isinstance(rec.get("query"), str) else rec.get("text")
+        if not isinstance(query, str) or not query.strip():
+            raise DatasetError("no query text ('query' or 'text')", path, lineno)
+        qid = str(next((rec[k] for k in ("query_id", "qid", "_id", "id") if k in rec), f"{path.stem}:{lineno}"))
+        first = seen.get(qid)
+        if first is not None:
+            where = f"line {first[1]}" if first[0] == path else f"{first[0]}:{first[1]}"
+            # the trainer refuses repeated query ids; say so here, at the line that repeats it
+            raise DatasetError(f"query id {qid!r} already imported from {where}", path, lineno,
+                               hint="one line per query with all its passages: merge the two lines or remove one")
+        seen[qid] = (path, lineno)
+        raw = next((rec[k] for k in _PASSAGE_KEYS if k in rec), None)
+        passages = []
+        if isinstance(raw, dict):
+            for level, items in raw.items():
+                grade = _int_grade(level, path, lineno)
+                for item in items if isinstance(items, list) else [items]:
                     text = _passage_text(item)
-                    if gkey is None or not text:
-                        raise DatasetError("each passage needs a text and a level (score/grade/relevance/level)",
-                                           path, lineno)
-                    passages.append({"text": text.strip(), "grade": _int_grade(item[gkey], path, lineno)})
-            else:
-                raise DatasetError(f"no passages (one of {', '.join(_PASSAGE_KEYS)})", path, lineno)
-            if not passages:
-                raise DatasetError("no non-empty passages", path, lineno)
-            yield {"query_id": str(qid), "query": query.strip(), "passages": passages}
+                    if text and text.strip():
+                        passages.append({"text": text.strip(), "grade": grade})
+        elif isinstance(raw, list):
+            for item in raw:
+                gkey = next((k for k in _GRADE_KEYS if isinstance(item, dict) and k in item), None)
+                text = _passage_text(item)
+                if gkey is None or not text:
+                    raise DatasetError("each passage needs a text and a level (score/grade/relevance/level)",
+                                       path, lineno)
+                passages.append({"text": text.strip(), "grade": _int_grade(item[gkey], path, lineno)})
+        else:
+            raise DatasetError(f"no passages (one of {', '.join(_PASSAGE_KEYS)})", path, lineno)
+        if not passages:
+            raise DatasetError("no non-empty passages", path, lineno)
+        yield {"query_id": qid, "query": query.strip(), "passages": passages}
 
 
 def _beir(folder: Path, queries_path: Path | None) -> Iterator[dict[str, Any]]:
@@ -119,17 +116,10 @@ def _beir(folder: Path, queries_path: Path | None) -> Iterator[dict[str, Any]]:
                 qrels[row[0]].append((row[-2], _int_grade(row[-1], qf, lineno)))
     needed = {d for pairs in qrels.values() for d, _ in pairs}
     docs: dict[str, str] = {}
-    with _open(corpus_path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"malformed JSON line ({exc.msg})", corpus_path, lineno) from exc
-            did = str(rec.get("_id", rec.get("id")))
-            if did in needed:
-                docs[did] = _passage_text(rec) or ""
+    for _, rec in iter_jsonl_records(corpus_path):
+        did = str(rec.get("_id", rec.get("id")))
+        if did in needed:
+            docs[did] = _passage_text(rec) or ""
     for qid, pairs in qrels.items():
         if qid not in queries:
             raise DatasetError(f"query {qid!r} of the qrels is not in the queries file", qp)
@@ -152,7 +142,8 @@ def import_sycl(source: str | Path, out: str | Path, queries: str | Path | None 
         files = sorted([*source.glob("*.jsonl"), *source.glob("*.jsonl.gz")])
         if not files:
             raise DatasetError("no SyCL .jsonl files (and no qrels/ folder) here", source)
-        records = (r for f in files for r in _grouped_jsonl(f))
+        seen: dict[str, tuple[Path, int]] = {}
+        records = (r for f in files for r in _grouped_jsonl(f, seen))
         fmt = "grouped-jsonl"
     elif source.is_file():
         records = _grouped_jsonl(source)

@@ -69,3 +69,41 @@ def test_cli_import(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "synrank.cli", "synthetic-import", str(tmp_path / "missing"),
                           "--out", str(tmp_path / "o2")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "SyCL input not found" in bad.stderr
+
+
+def _line(qid: str, passage: str) -> str:
+    return json.dumps({"query_id": qid, "query": f"query {qid}", "passages": {"3": passage}}) + "\n"
+
+
+def test_repeated_query_id_is_refused_at_import(tmp_path):
+    """R10: the trainer refuses a repeated query id, so the importer reports it, naming both lines."""
+    path = tmp_path / "sycl2.jsonl"
+    path.write_text(_line("7", "first") + "\n" + _line("8", "other") + _line("7", "second"))
+    with pytest.raises(DatasetError, match=r"sycl2.jsonl:4: query id '7' already imported from line 1 "
+                                           r"\(.*merge the two lines or remove one\)"):
+        import_sycl(path, tmp_path / "o.jsonl.gz")
+    assert not (tmp_path / "o.jsonl.gz").exists()
+
+
+def test_repeated_query_id_across_files_of_a_folder(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text(_line("1", "x") + _line("2", "y"))
+    with gzip.open(src / "b.jsonl.gz", "wt") as fh:
+        fh.write(_line("3", "z") + _line("2", "w"))
+    with pytest.raises(DatasetError, match=r"b.jsonl.gz:2: query id '2' already imported from .*a.jsonl:2"):
+        import_sycl(src, tmp_path / "o")
+
+
+def test_non_object_line_and_corpus_record_are_located(tmp_path):
+    path = tmp_path / "list.jsonl"
+    path.write_text(_line("1", "x") + '["not", "a", "group"]\n')
+    with pytest.raises(DatasetError, match=r"list.jsonl:2: expected a JSON object, found an array"):
+        import_sycl(path, tmp_path / "o")
+    src = tmp_path / "beir"
+    (src / "qrels").mkdir(parents=True)
+    (src / "corpus.jsonl").write_text('{"_id": "d0", "text": "p"}\n"just a string"\n')
+    (src / "qrels" / "train.tsv").write_text("q1\td0\t3\n")
+    (src / "queries.jsonl").write_text('{"_id": "q1", "text": "what"}\n')
+    with pytest.raises(DatasetError, match=r"corpus.jsonl:2: expected a JSON object, found a string"):
+        import_sycl(src, tmp_path / "o2")
