@@ -21,6 +21,7 @@ visited in a seeded shuffle of the guarded query source, so a resumed or extende
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -148,6 +149,7 @@ class Generator:
         self.out = Path(cfg.out)
         self._backend = backend
         self._guard = guard
+        self._marked_active = False
 
     # -- setup ---------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -253,8 +255,17 @@ class Generator:
                      {"time": _now(), "session": self.session, **rec})
 
     def _mark_active(self) -> None:
+        self._marked_active = True
         atomic_write_json(self.out / "log" / "active.json",
                           {"shard": self._shard_path().name, "pid": os.getpid(), "session": self.session})
+
+    def _clear_active(self) -> None:
+        """Remove this session's marker (after success or failure); only a kill -9 can leave it behind."""
+        if self._marked_active:
+            # best effort: a failure here must not hide the error that ended the run
+            with contextlib.suppress(OSError):
+                (self.out / "log" / "active.json").unlink(missing_ok=True)
+            self._marked_active = False
 
     def _log_stats(self) -> None:
         append_jsonl(self.out / "log" / "runs.jsonl", {"session": self.session, "time": _now(), **self.stats})
@@ -270,6 +281,7 @@ class Generator:
                 self._scan_existing()
                 return self._loop()
             finally:
+                self._clear_active()
                 if self._backend is not None:
                     self._backend.close()
 
@@ -433,7 +445,7 @@ class Generator:
                 bar.close()
         self.stats["wall_seconds"] = time.perf_counter() - t0
         self._log_stats()
-        (self.out / "log" / "active.json").unlink(missing_ok=True)
+        self._clear_active()
         from synrank.synthetic.datacard import write_datacard
 
         write_datacard(self.out)

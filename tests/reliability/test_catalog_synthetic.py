@@ -92,6 +92,7 @@ def test_llm_server_401_is_one_error(llm_server, query_file, tmp_path):
     res = _generate(query_file, out, server=llm_server)
     assert_clean_failure(res, "answered HTTP 401", "check the API key variable")
     assert _groups(out) == []
+    assert not (out / "log" / "active.json").exists(), "stale marker of the failed session (R6)"
 
 
 def test_api_key_is_never_logged(llm_server, query_file, tmp_path, monkeypatch, caplog):

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from synrank.data.groups import read_groups
-from synrank.errors import ConfigError, LockedError
+from synrank.errors import ConfigError, GenerationError, LockedError
 from synrank.io import folder_lock
 from synrank.synthetic.backends import create_backend
+from synrank.synthetic.backends.echo import EchoBackend
 from synrank.synthetic.pipeline import GenerationConfig, generate, iter_records, iter_rejects, pack
 
 
@@ -238,3 +239,42 @@ def test_resume_from_committed_files_only(tmp_path, query_file, guard):
     assert len(list(clone.glob("rejects*.jsonl.gz"))) == 2
     card = json.loads((clone / "datacard.json").read_text())
     assert card["cost"]["sessions"] == 2 and card["groups"] == 10
+
+
+class _FailingBackend(EchoBackend):
+    """Answers ``ok_calls`` batches, then fails like a server that starts refusing the key (R6)."""
+
+    def __init__(self, out: Path, ok_calls: int):
+        super().__init__()
+        self.out, self.ok_calls, self.calls, self.marker_seen = out, ok_calls, 0, False
+
+    def generate(self, requests, sampling):
+        self.marker_seen = self.marker_seen or (self.out / "log" / "active.json").exists()
+        self.calls += 1
+        if self.calls > self.ok_calls:
+            raise GenerationError("answered HTTP 401: unauthorized", "http://fake/chat/completions")
+        return super().generate(requests, sampling)
+
+
+@pytest.mark.parametrize("ok_calls", [0, 3])
+def test_failed_run_removes_its_active_marker(tmp_path, query_file, guard, ok_calls):
+    out = tmp_path / "out"
+    backend = _FailingBackend(out, ok_calls)
+    with pytest.raises(GenerationError, match="HTTP 401"):
+        generate(_cfg(query_file, out, batch_size=2), backend=backend, guard=guard)
+    assert backend.marker_seen, "log/active.json was never written: the test proves nothing"
+    assert not (out / "log" / "active.json").exists()
+    # the folder is then resumable as usual
+    generate(_cfg(query_file, out, limit=3), guard=guard)
+    assert len(_ids(out)) == 3 and not (out / "log" / "active.json").exists()
+
+
+def test_refused_resume_leaves_a_stale_marker_alone(tmp_path, query_file, guard):
+    """Only the session that wrote log/active.json removes it; a run refused before starting touches nothing."""
+    out = tmp_path / "out"
+    generate(_cfg(query_file, out, limit=2), guard=guard)
+    stale = out / "log" / "active.json"
+    stale.write_text('{"shard": "shard-00000.jsonl", "pid": 1, "session": "killed"}\n')
+    with pytest.raises(ConfigError):
+        generate(_cfg(query_file, out, limit=2, strategy="direct"), guard=guard)
+    assert stale.exists()
