@@ -38,6 +38,7 @@ B, G, MAX_LEN, LR = 16, 4, 128, 2e-5
 def build_examples(n: int, path: Path) -> None:
     """``n`` scifact train queries with 1 positive + 3 BM25 negatives each, as synrank groups JSONL."""
     from synrank.data.groups import TrainingGroup
+    from synrank.io import atomic_write_text
     from synrank.training.config import SourceConfig
     from synrank.training.sources import evaluation_query_guard, load_supervised_source
 
@@ -53,7 +54,8 @@ def build_examples(n: int, path: Path) -> None:
             break
     if len(out) < n:
         raise SystemExit(f"only {len(out)} complete examples, need {n}")
-    path.write_text("".join(json.dumps(r) + "\n" for r in out), encoding="utf-8")
+    # atomic: a kill mid-write must not leave a truncated input file that the next run trains on
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in out))
 
 
 def _model_cfg(name: str) -> dict:
