@@ -192,7 +192,7 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
     all_datasets = [d.key for d in suite.datasets]
     ds_selected = _select(all_datasets, datasets, "dataset")
     suite_names = [v.name for v in suite.variants]
-    results.mkdir(parents=True, exist_ok=True)
+    # folder_lock creates the folder and turns a failure (path below a regular file, read-only) into one line
     with folder_lock(results, what="results folder"):
         plugins = load_plugins(results)
         if plugin is not None:
@@ -374,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     except SynrankError as exc:
         print(f"benchmarks.run: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the last safety net, as in synrank.cli: one line naming the file
+        logging.getLogger("benchmarks").debug("OS error", exc_info=True)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"benchmarks.run: error: {type(exc).__name__}: {where}{exc.strerror or exc} (check that the path "
+              "exists, is writable and the disk has space; -v shows the traceback)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("benchmarks.run: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)
         return 130
