@@ -104,6 +104,9 @@ class TrainConfig:
     - ``on_evaluation_query``: ``drop`` (logged, counted) or ``error`` for training queries that are
       evaluation queries.
     - ``threads``: ``torch.set_num_threads``; ``device``: default CUDA (per local rank) when available.
+    - ``deterministic``: GPU bit-reproducibility (``CUBLAS_WORKSPACE_CONFIG=:4096:8``,
+      ``torch.use_deterministic_algorithms(True)``, cuDNN autotuning off); slower, and an operation
+      without a deterministic CUDA kernel stops the run. CPU runs are deterministic without it.
     """
 
     name: str
@@ -130,6 +133,7 @@ class TrainConfig:
     on_evaluation_query: Literal["drop", "error"] = "drop"
     device: str | None = None
     threads: int | None = None
+    deterministic: bool = False
 
     def validate(self) -> None:
         if not self.name or "/" in self.name:
@@ -162,7 +166,12 @@ class TrainConfig:
         return Path(self.output.format(name=self.name))
 
     def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
+        d = to_dict(self)
+        # Keys added after configs were first hashed appear only when set, so that every config written
+        # before them keeps its config hash (training_config.json, benchmark cells, --resume checks).
+        if not self.deterministic:
+            d.pop("deterministic")
+        return d
 
 
 def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:

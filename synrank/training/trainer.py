@@ -125,6 +125,48 @@ def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
     return max(1, math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accumulation))
 
 
+CUBLAS_DETERMINISTIC_WORKSPACE = ":4096:8"
+
+
+def prepare_deterministic_env(cfg: TrainConfig) -> None:
+    """For ``deterministic: true``: set ``CUBLAS_WORKSPACE_CONFIG`` (cuBLAS reads it when CUDA creates its
+    handle, so this runs before the trainer touches CUDA); a value the user set is kept."""
+    if not cfg.deterministic or "CUBLAS_WORKSPACE_CONFIG" in os.environ:
+        return
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        logger.warning("deterministic: CUDA was initialised before the trainer started; set "
+                       "CUBLAS_WORKSPACE_CONFIG=%s in the environment to make cuBLAS deterministic",
+                       CUBLAS_DETERMINISTIC_WORKSPACE)
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC_WORKSPACE
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool, output: Path | None = None):
+    """``torch.use_deterministic_algorithms(True)`` and cuDNN without autotuning while the block runs
+    (the previous global settings are restored after: a library call must not change them for good).
+    An operation without a deterministic CUDA kernel becomes a :class:`TrainingError`."""
+    if not enabled:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              cudnn.benchmark, cudnn.deterministic)
+    torch.use_deterministic_algorithms(True)
+    cudnn.benchmark, cudnn.deterministic = False, True
+    try:
+        yield
+    except RuntimeError as exc:
+        if "deterministic" not in str(exc):
+            raise
+        first = str(exc).strip().split(". ")[0].splitlines()[0]
+        raise TrainingError(f"deterministic: true, but an operation has no deterministic kernel ({first})", output,
+                            hint="set deterministic: false (GPU results then vary in the last bits) or use "
+                            "another model/loss") from exc
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        cudnn.benchmark, cudnn.deterministic = before[2], before[3]
+
+
 def comparable_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config fields that must match to resume (everything but where the output goes / device)."""
     d = cfg.to_dict()
@@ -141,6 +183,7 @@ class Trainer:
         self.cfg = cfg
         self.output = Path(output)
         self.resume = resume
+        prepare_deterministic_env(cfg)  # before init_distributed, which may initialise CUDA
         self.dist = dist_info or init_distributed(cfg.device)
         self.keep = keep_checkpoints
         self.history: list[dict[str, Any]] = []
@@ -160,7 +203,22 @@ class Trainer:
                 raise TrainingError("--resume with a config that differs from the one this run started with",
                                     out / "training_config.json",
                                     hint="resume with the same config (and --max-steps), or use a new --output")
+            self._warn_if_not_bit_identical(prev)
         return latest
+
+    def _warn_if_not_bit_identical(self, prev: dict[str, Any]) -> None:
+        """``threads`` and ``device`` are not part of the config hash (a run may move to another machine),
+        but they change the order of float reductions: say so instead of resuming silently."""
+        was_threads = prev.get("environment", {}).get("hardware", {}).get("torch_threads")
+        now_threads = torch.get_num_threads()
+        changes = []
+        if was_threads is not None and was_threads != now_threads:
+            changes.append(f"threads={now_threads}, started with {was_threads}")
+        if prev.get("device") is not None and prev["device"] != self.dist.device:
+            changes.append(f"device={self.dist.device}, started with {prev['device']}")
+        if changes:
+            logger.warning("%s: resumed with %s: the result will not be bit-identical to an uninterrupted run",
+                           self.output / "training_config.json", "; ".join(changes))
 
     def _provenance(self, reports, n_items: int, steps: int, sampler: GroupSampler | None) -> dict[str, Any]:
         return {
@@ -178,6 +236,10 @@ class Trainer:
             "world_size": self.dist.world_size,
             "backend": self.dist.backend,
             "device": self.dist.device,
+            **({"deterministic": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+                                  "cudnn_benchmark": torch.backends.cudnn.benchmark,
+                                  "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}}
+               if self.cfg.deterministic else {}),
             "environment": environment(),
         }
 
@@ -197,6 +259,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         with contextlib.ExitStack() as stack:
+            stack.enter_context(deterministic_algorithms(cfg.deterministic, self.output))
             try:
                 error: SynrankError | None = None
                 latest = done = None

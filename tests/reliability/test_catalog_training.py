@@ -146,6 +146,33 @@ def test_resume_with_different_config(finished_run, train_config):
     assert_clean_failure(res, "training_config.json", "differs from the one this run started with")
 
 
+def test_resume_with_other_threads_warns(finished_run, train_config, caplog):
+    """R12: threads/device are not in the config hash (a run may move), but another thread count changes
+    the float reduction order: --resume is accepted with a WARNING; the same thread count gives none."""
+    import torch
+
+    _cfg, out = finished_run
+    started = json.loads((out / "training_config.json").read_text())["environment"]["hardware"]["torch_threads"]
+    other = 2 if started == 1 else 1
+    cfg = train_config("other-threads", max_steps=4, save_every=2, threads=other)
+    before = torch.get_num_threads()
+    try:
+        (out / "trainer_state.json").unlink()  # pretend the run was killed before it finished
+        caplog.clear()
+        res = run_cli_inprocess("train", "--config", cfg, "--output", out, "--resume")
+        assert res.returncode == 0, res.stderr
+        warn = [r.getMessage() for r in caplog.records if "bit-identical" in r.getMessage()]
+        assert [r.levelname for r in caplog.records if "bit-identical" in r.getMessage()] == ["WARNING"]
+        assert f"threads={other}, started with {started}" in warn[0] and "training_config.json" in warn[0]
+        assert warn[0] in res.stderr
+
+        (out / "trainer_state.json").unlink()
+        res = run_cli_inprocess("train", "--config", cfg, "--output", out, "--resume")
+        assert res.returncode == 0 and "bit-identical" not in res.stderr, res.stderr
+    finally:
+        torch.set_num_threads(before)
+
+
 def _damage_latest(out: Path, payload: bytes) -> Path:
     from synrank.training.checkpoint import latest_checkpoint
 

@@ -70,3 +70,21 @@ def test_shipped_variant_configs_load(path):
     base = path.stem.split("-", 1)[0]
     assert cfg.model.kind == ("static" if base == "static" else "sentence-transformers")
     assert cfg.model.base == "minilm"  # every variant starts from the same encoder
+
+
+def test_deterministic_is_hashed_only_when_set():
+    """R8: ``deterministic`` (default false) stays out of to_dict() so that every config hash computed
+    before the key existed is unchanged; the pinned hash was computed with the config schema before it."""
+    from synrank.config import from_dict
+    from synrank.provenance import config_hash
+    from synrank.training.config import TrainConfig
+    from synrank.training.trainer import comparable_config
+
+    raw = {"name": "pinned", "data": [{"kind": "groups", "path": "/data/groups.jsonl"}], "max_steps": 10}
+    plain = from_dict(TrainConfig, raw)
+    assert not plain.deterministic and "deterministic" not in plain.to_dict()
+    assert config_hash(comparable_config(plain)) == "b0a29c98c6723442"
+    det = from_dict(TrainConfig, {**raw, "deterministic": True})
+    assert det.to_dict()["deterministic"] is True
+    assert config_hash(comparable_config(det)) != config_hash(comparable_config(plain))
+    assert from_dict(TrainConfig, det.to_dict()) == det

@@ -72,6 +72,51 @@ def test_same_seed_same_weights_different_seed_differs(tiny_model, tiny_groups, 
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_deterministic_mode_is_applied_recorded_and_restored(tiny_model, tiny_groups, tmp_path, monkeypatch):
+    """R8: deterministic: true sets CUBLAS_WORKSPACE_CONFIG and deterministic algorithms for the run,
+    records them in training_config.json, restores torch's global flags after, and (on CPU, where the
+    kernels are deterministic anyway) gives the same weights as a run without it."""
+    from safetensors.torch import load_file
+
+    import synrank.training.trainer as trainer_mod
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    seen = {}
+    real_run = trainer_mod.Trainer._run
+
+    def spy(self, latest):
+        seen["deterministic"] = torch.are_deterministic_algorithms_enabled()
+        seen["cudnn_benchmark"] = torch.backends.cudnn.benchmark
+        return real_run(self, latest)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "_run", spy)
+    assert not torch.are_deterministic_algorithms_enabled()
+    train(_cfg(tiny_model, tiny_groups, max_steps=3, save_every=None, deterministic=True), output=tmp_path / "det")
+    assert seen == {"deterministic": True, "cudnn_benchmark": False}
+    assert not torch.are_deterministic_algorithms_enabled(), "the global flag leaked out of the run"
+    assert trainer_mod.os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    tc = json.loads((tmp_path / "det" / "training_config.json").read_text())
+    assert tc["config"]["deterministic"] is True
+    assert tc["deterministic"] == {"use_deterministic_algorithms": True, "cudnn_benchmark": False,
+                                   "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+
+    train(_cfg(tiny_model, tiny_groups, max_steps=3, save_every=None), output=tmp_path / "plain")
+    tc = json.loads((tmp_path / "plain" / "training_config.json").read_text())
+    assert "deterministic" not in tc and "deterministic" not in tc["config"]
+    a, b = load_file(tmp_path / "det" / "model.safetensors"), load_file(tmp_path / "plain" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nondeterministic_kernel_is_a_training_error(tmp_path):
+    from synrank.training.trainer import deterministic_algorithms
+
+    match = "no deterministic kernel .*foo_cuda does not have a deterministic"
+    with pytest.raises(TrainingError, match=match), deterministic_algorithms(True, tmp_path):
+        raise RuntimeError("foo_cuda does not have a deterministic implementation, but you set "
+                           "'torch.use_deterministic_algorithms(True)'. You can turn off ...")
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
 def test_existing_output_needs_resume(tiny_model, tiny_groups, tmp_path):
     out = tmp_path / "run"
     train(_cfg(tiny_model, tiny_groups, max_steps=2), output=out)
