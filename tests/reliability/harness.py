@@ -7,19 +7,32 @@
 :func:`run_cli` runs the real console entry point in a subprocess (what a user sees, including import
 errors and exit codes); :func:`run_cli_inprocess` calls :func:`synrank.cli.main` directly, which is ~1 s
 faster per case on a loaded 2-core machine and is what most catalog entries use.
+
+The kill -9 tests (``test_kill9.py``, ``tests/training/test_resume.py``, ``tests/synthetic/test_pipeline.py``)
+share :class:`KillableRun` (a child process a test SIGKILLs mid-way), :func:`kill_at_random_point`, and the
+comparisons of a resumed run with an uninterrupted one: :func:`weights_sha256` and :func:`loss_rows`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
+import multiprocessing as mp
 import os
+import random
 import re
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ERROR_MARK = ": error: "
@@ -135,3 +148,123 @@ def assert_nothing_half_written(folder: Path, before: set[str] | None = None,
     assert not leftovers, f"temporary files left behind in {folder}: {sorted(leftovers)}"
     unexpected = sorted(p for p in new if Path(p).name not in allowed)
     assert not unexpected, f"files written in {folder} despite the error: {unexpected}"
+
+
+# ------------------------------------------------------------------------------------------ kill -9
+class KillableRun:
+    """A command in a child process that a test SIGKILLs mid-way.
+
+    ``KillableRun([...])`` runs ``python ARGS`` (a fresh interpreter, the repository on ``PYTHONPATH``,
+    hub offline); :meth:`fork` runs a Python function in a forked child instead (no second torch import).
+    stderr goes to a temporary file, not a pipe: a chatty child can never block on a full pipe, and
+    :meth:`stderr_tail` still explains a child that ended too early. With ``process_group`` the child
+    leads a new process group and :meth:`kill` kills the whole group (a job scheduler's kill: the
+    runner and the trainer it started).
+    """
+
+    def __init__(self, args: Sequence[str | os.PathLike], env: dict[str, str] | None = None,
+                 process_group: bool = False):
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in kill()/close()
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", **(env or {})}
+        self._popen: subprocess.Popen | None = subprocess.Popen(
+            [sys.executable, *map(str, args)], cwd=REPO, env=full_env, stdout=subprocess.DEVNULL,
+            stderr=self._stderr, start_new_session=process_group)
+        self._process: mp.process.BaseProcess | None = None
+        self.process_group = process_group
+        self.pid = self._popen.pid
+
+    @classmethod
+    def cli(cls, *args: str | os.PathLike, env: dict[str, str] | None = None,
+            process_group: bool = False) -> KillableRun:
+        """``python -m synrank.cli ARGS``."""
+        return cls(["-m", "synrank.cli", *args], env=env, process_group=process_group)
+
+    @classmethod
+    def fork(cls, target: Callable[..., object], *args: object) -> KillableRun:
+        """``target(*args)`` in a forked child (its stderr is the test's)."""
+        run = cls.__new__(cls)
+        run._stderr, run._popen, run.process_group = None, None, False
+        run._process = mp.get_context("fork").Process(target=target, args=args)
+        run._process.start()
+        run.pid = run._process.pid
+        return run
+
+    @property
+    def returncode(self) -> int | None:
+        if self._popen is not None:
+            return self._popen.poll()
+        return self._process.exitcode
+
+    def alive(self) -> bool:
+        return self.returncode is None
+
+    def stderr_tail(self, n: int = 3000) -> str:
+        if self._stderr is None:
+            return "(forked child: see the test's captured stderr)"
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-n:]
+
+    def wait_for(self, condition: Callable[[], object], timeout: float, what: str = "the kill point",
+                 poll: float = 0.01) -> None:
+        """Poll ``condition`` every ``poll`` s until true; fail if the child ends first or after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if not self.alive():
+                pytest.fail(f"process ended (exit {self.returncode}) before {what}:\n{self.stderr_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} not reached within {timeout:.0f} s")
+            time.sleep(poll)
+
+    def kill(self) -> None:
+        """SIGKILL the child (or its process group) and reap it; it must not have finished by itself."""
+        assert self.alive(), "process finished before it could be killed; the test proves nothing"
+        if self.process_group:
+            os.killpg(self.pid, signal.SIGKILL)
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+        self.wait()
+        assert self.returncode == -signal.SIGKILL, f"exit {self.returncode}, not killed by SIGKILL"
+        self.close()
+
+    def wait(self) -> None:
+        if self._popen is not None:
+            self._popen.wait()
+        else:
+            self._process.join()
+
+    def close(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+
+def kill_at_random_point(run: KillableRun, progress: Callable[[], int], rng: random.Random,
+                         min_progress: int, max_progress: int, jitter: float, timeout: float = 300) -> int:
+    """Wait until ``progress()`` reaches a random value in [min, max], sleep a random ``<= jitter`` s,
+    SIGKILL. Returns the progress seen at the kill (the test asserts the process did not finish first)."""
+    target = rng.randint(min_progress, max_progress)
+    run.wait_for(lambda: progress() >= target, timeout, what=f"progress {target}")
+    time.sleep(rng.uniform(0, jitter))
+    run.kill()
+    return progress()
+
+
+def weights_sha256(folder: Path) -> str:
+    """sha256 over every tensor of the saved model (names, dtypes, shapes and bytes, in name order)."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(Path(folder) / "model.safetensors")
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def loss_rows(folder: Path) -> list[str]:
+    """``loss_curve.csv`` (header included) without the ``elapsed_s`` column, which differs between runs."""
+    lines = (Path(folder) / "loss_curve.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, h in enumerate(header) if h != "elapsed_s"]
+    return [",".join(row.split(",")[i] for i in keep) for row in lines]

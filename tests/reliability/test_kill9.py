@@ -17,48 +17,23 @@ are ``slow``. ``tests/training/test_resume.py`` keeps one training kill in the d
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.reliability.harness import REPO, run_cli_inprocess
+from tests.reliability.harness import (
+    KillableRun,
+    kill_at_random_point,
+    loss_rows,
+    run_cli_inprocess,
+    weights_sha256,
+)
 
 SEEDS = [pytest.param(0), pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
-
-
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", **env}
-    return subprocess.Popen([sys.executable, *args], cwd=REPO, env=full_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-
-
-def kill_at_random_point(proc: subprocess.Popen, progress: Callable[[], int], rng: random.Random,
-                         min_progress: int, max_progress: int, jitter: float, timeout: float = 300) -> int:
-    """Wait until ``progress()`` reaches a random value in [min, max], sleep a random ``<= jitter`` s,
-    SIGKILL. Returns the progress seen at the kill (the test asserts the process did not finish first)."""
-    target = rng.randint(min_progress, max_progress)
-    deadline = time.monotonic() + timeout
-    while progress() < target:
-        if proc.poll() is not None:
-            pytest.fail(f"process ended before the kill point:\n{proc.stderr.read().decode()[-3000:]}")
-        assert time.monotonic() < deadline, "no progress before the timeout"
-        time.sleep(0.01)
-    time.sleep(rng.uniform(0, jitter))
-    assert proc.poll() is None, "process finished before it could be killed; the test proves nothing"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    return progress()
 
 
 # ------------------------------------------------------------------------------------------ generation
@@ -108,8 +83,8 @@ def test_generation_killed_and_resumed(tmp_path, seed):
 
     killed = tmp_path / "killed"
     rng = random.Random(seed)
-    proc = _spawn(["-m", "synrank.cli", *_gen_args(queries, killed), "--backend-option", "delay=0.15"], {})
-    kill_at_random_point(proc, lambda: _shard_lines(killed), rng, 1, 8, jitter=0.3)
+    run = KillableRun.cli(*_gen_args(queries, killed), "--backend-option", "delay=0.15")
+    kill_at_random_point(run, lambda: _shard_lines(killed), rng, 1, 8, jitter=0.3)
     assert len(_groups_by_query(killed)) < 10
     res = run_cli_inprocess(*_gen_args(queries, killed))
     assert res.returncode == 0, res.stderr
@@ -119,25 +94,6 @@ def test_generation_killed_and_resumed(tmp_path, seed):
 
 
 # ------------------------------------------------------------------------------------------ training
-def _weights_sha256(folder: Path) -> str:
-    from safetensors.torch import load_file
-
-    tensors = load_file(folder / "model.safetensors")
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
-
-
-def _loss_rows(folder: Path) -> list[str]:
-    lines = (folder / "loss_curve.csv").read_text().splitlines()
-    header = lines[0].split(",")
-    keep = [i for i, h in enumerate(header) if h != "elapsed_s"]
-    return [",".join(row.split(",")[i] for i in keep) for row in lines]
-
-
 def _checkpoints(out: Path) -> int:
     root = out / "checkpoints"
     return len([p for p in root.iterdir() if p.name.startswith("step-")]) if root.is_dir() else 0
@@ -162,14 +118,14 @@ def test_training_killed_and_resumed(train_config, tmp_path, seed):
             steps_seen.append(found[-1][0])
         return max(steps_seen, default=0)
 
-    proc = _spawn(["-m", "synrank.cli", "train", "--config", str(cfg), "--output", str(killed)], {})
-    kill_at_random_point(proc, progress, rng, 5, 45, jitter=0.2)
+    run = KillableRun.cli("train", "--config", cfg, "--output", killed)
+    kill_at_random_point(run, progress, rng, 5, 45, jitter=0.2)
     state = killed / "trainer_state.json"
     assert not (state.exists() and json.loads(state.read_text()).get("completed"))
     res = run_cli_inprocess("train", "--config", cfg, "--output", killed, "--resume")
     assert res.returncode == 0, res.stderr
-    assert _weights_sha256(killed) == _weights_sha256(reference)
-    assert _loss_rows(killed) == _loss_rows(reference)
+    assert weights_sha256(killed) == weights_sha256(reference)
+    assert loss_rows(killed) == loss_rows(reference)
 
 
 # ------------------------------------------------------------------------------------------ benchmark
@@ -246,17 +202,11 @@ def test_benchmark_run_killed_and_resumed(tmp_path, seed, monkeypatch):
     killed = tmp_path / "killed"
     cache = tmp_path / "cache-killed"
     rng = random.Random(seed)
-    proc = _spawn(["-m", "benchmarks.run", "--suite", str(suite), "--results", str(killed)],
-                  {"SYNRANK_CACHE": str(cache), "SYNRANK_TEST_ENCODER_DELAY": "0.25"})
-    kill_at_random_point(proc, lambda: _markers(killed), rng, 0, 2, jitter=1.0)
+    run = KillableRun(["-m", "benchmarks.run", "--suite", suite, "--results", killed],
+                      env={"SYNRANK_CACHE": str(cache), "SYNRANK_TEST_ENCODER_DELAY": "0.25"})
+    kill_at_random_point(run, lambda: _markers(killed), rng, 0, 2, jitter=1.0)
     _run_suite_inprocess(suite, killed, cache, monkeypatch)  # the same suite, resumed
     assert _bench_outputs(killed) == expected
-
-
-def _killpg(proc: subprocess.Popen) -> None:
-    """SIGKILL the whole process group: the runner and the trainer it started (a job scheduler's kill)."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 @pytest.mark.slow
@@ -281,22 +231,16 @@ def test_benchmark_with_training_killed_and_resumed(tmp_path, tiny_model, tiny_g
     cache = tmp_path / "cache-killed"
     ckpts = killed / "train" / "tiny" / "model"
     rng = random.Random(seed)
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "SYNRANK_CACHE": str(cache)}
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.run", "--suite", str(suite_file), "--results",
-                             str(killed)], cwd=REPO, env=full_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    # SIGKILL the whole process group: the runner and the trainer it started (a job scheduler's kill)
+    run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--results", killed],
+                      env={"SYNRANK_CACHE": str(cache)}, process_group=True)
     target = rng.randint(1, 6)
-    deadline = time.monotonic() + 600
-    while _checkpoints(ckpts) < min(target, 2) or not any(
-            int(p.name.split("-")[1]) >= 5 * target for p in (ckpts / "checkpoints").glob("step-*")):
-        assert proc.poll() is None, "runner ended before the kill point"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    run.wait_for(lambda: _checkpoints(ckpts) >= min(target, 2) and any(
+        int(p.name.split("-")[1]) >= 5 * target for p in (ckpts / "checkpoints").glob("step-*")), 600)
     time.sleep(rng.uniform(0, 0.2))
-    assert proc.poll() is None
-    _killpg(proc)
+    run.kill()
     assert not (killed / "train" / "tiny" / "train.json").exists()
     _run_suite_inprocess(suite_file, killed, cache, monkeypatch)
     assert json.loads((killed / "train" / "tiny" / "train.json").read_text())["resumed"] is True
-    assert _weights_sha256(killed / "train" / "tiny" / "model") == _weights_sha256(reference / "train" / "tiny" / "model")
+    assert weights_sha256(killed / "train" / "tiny" / "model") == weights_sha256(reference / "train" / "tiny" / "model")
     assert _bench_outputs(killed) == _bench_outputs(reference)

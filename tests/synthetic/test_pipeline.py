@@ -5,10 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from synrank.io import folder_lock
 from synrank.synthetic.backends import create_backend
 from synrank.synthetic.backends.echo import EchoBackend
 from synrank.synthetic.pipeline import GenerationConfig, generate, iter_records, iter_rejects, pack
+from tests.reliability.harness import KillableRun
 
 
 def _cfg(query_file: Path, out: Path, **kw) -> GenerationConfig:
@@ -169,15 +168,10 @@ def test_resume_after_kill_9(tmp_path, query_file):
     out = tmp_path / "out"
     args = ["generate", "--queries", str(query_file), "--out", str(out), "--backend", "echo", "--limit", "30",
             "--batch-size", "4", "--backend-option", "delay=0.1", "--no-progress", "--strategy", "direct"]
-    proc = _run_cli(args)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        shards = list(out.glob("shard-*.jsonl"))
-        if shards and sum(s.read_text().count("\n") for s in shards) >= 5:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    run = KillableRun.cli(*args)
+    run.wait_for(lambda: sum(s.read_text().count("\n") for s in out.glob("shard-*.jsonl")) >= 5, 60,
+                 what="5 groups written", poll=0.05)
+    run.kill()
     first = _ids(out)
     assert 5 <= len(first) < 30, "the kill should land mid-run"
     proc = _run_cli(args)
