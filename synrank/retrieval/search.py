@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from synrank.errors import DatasetError
+from synrank.errors import DatasetError, ModelError
 from synrank.provenance import Timings
 from synrank.retrieval.cache import EmbeddingCache
 from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity
@@ -61,6 +61,15 @@ def _normalize(emb: np.ndarray) -> np.ndarray:
     return emb / norms
 
 
+def _model_label(encoder: Any) -> str:
+    """How the user named the model: a SentenceTransformerEncoder's spec, else ``module:Class``."""
+    name = getattr(encoder, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    cls = type(encoder)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 class _EncodingSession:
     """Encode through one encoder with caching, similarity handling and shape checks."""
 
@@ -93,14 +102,19 @@ class _EncodingSession:
         if hasattr(out, "detach"):  # a torch tensor from a BEIR-style model
             out = out.detach().to("cpu").float().numpy()
         emb = np.asarray(out, dtype=np.float32)
+        where = f"{_model_label(self.encoder)}: {method}"
         if emb.ndim != 2 or emb.shape[0] != len(items):
-            raise ValueError(f"{type(self.encoder).__name__}.{method} returned shape {emb.shape} for "
-                             f"{len(items)} inputs; expected ({len(items)}, dim)")
+            raise ModelError(f"{where} returned shape {emb.shape} for {len(items)} inputs; expected "
+                             f"({len(items)}, dim)", hint="an encoder must return one vector per input text")
         if self.dim is not None and emb.shape[1] != self.dim:
-            raise ValueError(f"{type(self.encoder).__name__}.{method} returned dim {emb.shape[1]}, "
-                             f"earlier blocks had {self.dim}")
-        if not np.isfinite(emb).all():
-            raise ValueError(f"{type(self.encoder).__name__}.{method} returned NaN or inf embeddings")
+            raise ModelError(f"{where} returned dim {emb.shape[1]}, earlier blocks had {self.dim}",
+                             hint="queries and documents must be embedded in one space of one size")
+        finite = np.isfinite(emb).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            raise ModelError(f"{where} returned NaN or inf embeddings ({len(bad)} of {len(items)} rows: {rows})",
+                             hint="check the model's dtype and weights (an overflowed fp16/bf16 model does this)")
         self.dim = emb.shape[1]
         return emb
 

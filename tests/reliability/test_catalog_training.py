@@ -239,17 +239,13 @@ def test_damaged_checkpoint_payloads_give_training_error(finished_run, payload):
 ], ids=["nan-embeddings", "too-few-embeddings", "query-doc-dim-mismatch"])
 def test_broken_encoder_output(toy, tmp_path, monkeypatch, encoder, expect):
     """A model that returns NaN vectors, too few rows, or mismatched dimensions stops the evaluation
-    before any score is computed. (It should be one located ModelError line; today a ValueError
-    escapes as a traceback: /work/helpers/BUGS.md R9. Tightened to assert_clean_failure once fixed.)"""
+    before any score is computed, with one ModelError line naming the model spec (R9: a ValueError
+    escaped as a traceback)."""
     monkeypatch.setenv("SYNRANK_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    try:
-        res = run_cli_inprocess("evaluate", "--model", f"tests.reliability.fake_encoder:{encoder}",
-                                "--dataset", toy, "--output", out)
-    except ValueError as exc:  # the current behaviour (R9)
-        assert expect in str(exc)
-    else:
-        assert_clean_failure(res, expect)
+    spec = f"tests.reliability.fake_encoder:{encoder}"
+    res = run_cli_inprocess("evaluate", "--model", spec, "--dataset", toy, "--output", out)
+    assert_clean_failure(res, "ModelError", f"{spec}: encode_", expect)
     assert listing(out) <= {".lock"}
 
 

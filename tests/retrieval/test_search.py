@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from synrank.errors import DatasetError
+from synrank.errors import DatasetError, ModelError
 from synrank.retrieval.cache import EmbeddingCache
 from synrank.retrieval.search import exact_search, rerank
 from tests.retrieval.toy import ToyEncoder
@@ -108,8 +108,20 @@ def test_bad_encoder_output_is_reported():
         def encode_corpus(self, corpus, batch_size=16, **kw):
             return np.zeros((len(corpus) - 1, self.dim), np.float32)
 
-    with pytest.raises(ValueError, match="returned shape"):
+    with pytest.raises(ModelError, match=r"test_search:.*Broken: encode_corpus returned shape \(3, 8\) for 4"):
         exact_search(Broken(), make_corpus(4), {"q": "x"}, top_k=2, cache=False, show_progress=False)
+
+    class NaNs(ToyEncoder):
+        name = "my-model"
+
+        def encode_corpus(self, corpus, batch_size=16, **kw):
+            out = super().encode_corpus(corpus, batch_size, **kw)
+            out[1::2] = np.inf
+            return out
+
+    with pytest.raises(ModelError, match=r"^my-model: encode_corpus returned NaN or inf embeddings "
+                       r"\(6 of 12 rows: 1, 3, 5, 7, 9, \.\.\.\) \(check the model's dtype"):
+        exact_search(NaNs(), make_corpus(12), {"q": "x"}, top_k=2, cache=False, show_progress=False)
 
 
 def test_rerank_scores_only_candidates():
