@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.cells import CELL_MARKER, read_marker
 from benchmarks.suites import load_suite
@@ -101,11 +102,22 @@ def check(expected: Expected, results: Path) -> list[CheckLine]:
     return lines
 
 
-def update_expected(suite_name: str, results: Path, path: Path, tolerance: float, measures: list[str],
+def update_expected(suite_name: str, results: Path, path: Path, tolerance: float | None, measures: list[str],
                     notes: str) -> int:
+    """Rewrite ``path`` from ``results``. What a person wrote into an existing file is kept: its notes,
+    its default tolerance, its measures and every per-cell tolerance (unless given again here)."""
     import yaml
 
     suite = load_suite(suite_name)
+    previous = load_expected(path) if path.exists() else None
+    kept_tol: dict[tuple[str, str, str], float] = {}
+    if previous is not None:
+        measures = [*measures, *(c.measure for c in previous.cells)]
+        notes = notes or previous.notes
+        tolerance = previous.tolerance if tolerance is None else tolerance
+        kept_tol = {(c.model, c.dataset, c.measure): c.tolerance for c in previous.cells
+                    if c.tolerance is not None}
+    tolerance = 1e-4 if tolerance is None else tolerance
     measures = list(dict.fromkeys([suite.primary_measure, *measures]))
     cells, missing = [], []
     for v in suite.variants:
@@ -116,7 +128,11 @@ def update_expected(suite_name: str, results: Path, path: Path, tolerance: float
                 missing.append(f"{v.name}/{d.key}")
                 continue
             for m in measures:
-                cells.append({"model": v.name, "dataset": d.key, "measure": m, "value": round(values[m], 6)})
+                cell: dict[str, Any] = {"model": v.name, "dataset": d.key, "measure": m,
+                                        "value": round(values[m], 6)}
+                if (v.name, d.key, m) in kept_tol:
+                    cell["tolerance"] = kept_tol[(v.name, d.key, m)]
+                cells.append(cell)
     if missing:
         raise SynrankError(f"cannot write {path}: unfinished cells {missing}",
                            hint=f"run `python -m benchmarks.run --suite {suite_name}` first")
@@ -142,9 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, help="results folder (default: results/<suite>)")
     p.add_argument("--expected", type=Path, help="expected-scores file (default: benchmarks/expected/<suite>.yaml)")
     p.add_argument("--update", action="store_true", help="rewrite the expected file from the current results")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="default tolerance written by --update")
-    p.add_argument("--measures", nargs="*", default=[], help="extra measures written by --update")
-    p.add_argument("--notes", default="", help="notes written by --update (e.g. why this tolerance)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="default tolerance written by --update (default: the existing file's, else 1e-4)")
+    p.add_argument("--measures", nargs="*", default=[],
+                   help="extra measures written by --update (the existing file's measures are kept)")
+    p.add_argument("--notes", default="",
+                   help="notes written by --update (default: the existing file's notes)")
     args = p.parse_args(argv)
     name = Path(args.suite).stem
     results = args.results or REPO_ROOT / "results" / name

@@ -199,6 +199,19 @@ def test_tiny_suite_end_to_end(tmp_path, tiny_dataset, tiny_static_model, monkey
     expected.write_text(yaml.safe_dump(data))
     assert check_mod.main(["--suite", "tiny", "--results", str(results), "--expected", str(expected)]) == 1
 
+    # A second --update keeps what a person wrote: notes, default and per-cell tolerances, measures.
+    data["cells"] = [dict(c, value=c["value"] + 1, tolerance=0.005) if c["measure"] == "Recall@100" else c
+                     for c in data["cells"] if c["model"] != "nope"]
+    data.update(notes="hand-written reason", tolerance=0.002)
+    expected.write_text(yaml.safe_dump(data))
+    assert check_mod.main(["--suite", "tiny", "--results", str(results), "--expected", str(expected),
+                           "--update"]) == 0
+    again = yaml.safe_load(expected.read_text())
+    assert (again["notes"], again["tolerance"]) == ("hand-written reason", 0.002)
+    assert sorted((c["measure"], c.get("tolerance")) for c in again["cells"]) == [
+        ("Recall@100", 0.005), ("Recall@100", 0.005), ("nDCG@10", None), ("nDCG@10", None)]
+    assert check_mod.main(["--suite", "tiny", "--results", str(results), "--expected", str(expected)]) == 0
+
     # Plug-in through the command line: one more row, the others stay cached.
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--suite", str(suite_file),
                            "--results", str(results), "--model", str(tiny_static_model), "--name", "plugged"],
