@@ -57,6 +57,8 @@ class SourceReport:
     n_dropped_short: int = 0
     n_excluded_documents: int = 0
     n_dropped_no_positive: int = 0
+    n_groups_single_grade: int = 0  # groups whose passages all share one grade: no ordering within them
+    n_groups_without_relevant: int = 0  # groups where no passage has grade > 0
     checksums: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -225,11 +227,40 @@ def load_self_supervised_source(src: SourceConfig) -> tuple[list[CropItem], Sour
     return items, report
 
 
+def _grade_counts(items: list[TrainingItem], report: SourceReport) -> int:
+    """Record how many groups have a single distinct grade / no grade > 0; return the highest grade."""
+    top = 0
+    for it in items:
+        grades = it.group.grades if isinstance(it, GroupItem) else [it.grade]
+        top = max(top, max(grades, default=0))
+        if isinstance(it, GroupItem):  # a crop pair has one grade by design (in-batch negatives contrast it)
+            report.n_groups_single_grade += len(set(grades)) <= 1
+            report.n_groups_without_relevant += max(grades, default=0) == 0
+    return top
+
+
+def _no_groups_reason(report: SourceReport, n_before_drop: int, group_size: int) -> str:
+    reasons = []
+    if report.n_dropped_evaluation_queries:
+        reasons.append(f"{report.n_dropped_evaluation_queries} groups are evaluation queries "
+                       "(on_evaluation_query: drop)")
+    if report.n_dropped_short:
+        share = f"all {n_before_drop}" if report.n_dropped_short == n_before_drop else f"{report.n_dropped_short}"
+        reasons.append(f"{share} groups have fewer than group_size={group_size} passages (short_groups: drop)")
+    return ": " + "; ".join(reasons) if reasons else ""
+
+
 def load_training_items(cfg: TrainConfig) -> tuple[list[TrainingItem], list[SourceReport]]:
-    """All configured sources, concatenated in config order (the union of several sources)."""
+    """All configured sources, concatenated in config order (the union of several sources).
+
+    Stops with a :class:`DatasetError` when no passage of any source has a grade > 0 (every loss but
+    InfoNCE would train silently on no relevance signal) and warns, with counts, about groups whose
+    passages all share one grade (nothing to order within them).
+    """
     items: list[TrainingItem] = []
     reports: list[SourceReport] = []
     guard = None
+    top_grade = 0
     for src in cfg.data:
         if src.kind in ("groups", "supervised") and guard is None:
             guard = evaluation_query_guard()
@@ -242,12 +273,26 @@ def load_training_items(cfg: TrainConfig) -> tuple[list[TrainingItem], list[Sour
         else:
             crops, report = load_self_supervised_source(src)
             new = list(crops)
+        n_before_drop = len(new)
         if cfg.short_groups == "drop":
             new, report.n_dropped_short = drop_short(new, cfg.group_size)
         report.n_items = len(new)
         if not new:
-            raise DatasetError(f"data source {report.name!r} produced no training groups", src.path or src.dataset)
+            raise DatasetError(f"data source {report.name!r} produced no training groups"
+                               + _no_groups_reason(report, n_before_drop, cfg.group_size), src.path or src.dataset,
+                               hint="lower group_size or use short_groups: resample" if report.n_dropped_short
+                               else None)
+        top_grade = max(top_grade, _grade_counts(new, report))
+        if report.n_groups_single_grade:
+            logger.warning("data source %s: %d of %d groups have a single distinct grade (%d without any "
+                           "passage of grade > 0): nothing to order within them", report.name,
+                           report.n_groups_single_grade, len(new), report.n_groups_without_relevant)
         logger.info("data source %s (%s): %d training items", report.name, report.kind, len(new))
         items.extend(new)
         reports.append(report)
+    if items and top_grade == 0:
+        where = ", ".join(str(src.path or src.dataset) for src in cfg.data)
+        raise DatasetError(f"no training group has a passage with grade > 0 ({len(items)} groups, every grade 0): "
+                           "there is no relevance signal to learn", where,
+                           hint="check the grades / the generation run that wrote this data")
     return items, reports

@@ -258,24 +258,64 @@ def _groups_with(tiny_groups: Path, tmp_path: Path, change) -> Path:
     return path
 
 
-def test_infonce_without_any_positive(train_config, tiny_groups, tmp_path):
-    """Every grade 0: InfoNCE has no positive to contrast. (ws2/kl train on such data without a word:
-    reported in /work/helpers/BUGS.md R14.)"""
+@pytest.mark.parametrize("loss", ["ws2", "kl", "per_query_ws", "infonce"])
+def test_training_data_without_any_relevant_passage(train_config, tiny_groups, tmp_path, loss):
+    """Every grade 0: no relevance signal. R14: ws2/kl/per_query_ws trained on it without a word (only
+    InfoNCE stopped, in the loss); now every loss stops before training, naming the data file."""
     def zero(rec):
         for p in rec["passages"]:
             p["grade"] = 0
     groups = _groups_with(tiny_groups, tmp_path, zero)
+    out = tmp_path / "out"
+    res = run_cli_inprocess("train", "--config", train_config(groups=groups, loss=loss), "--output", out)
+    assert_clean_failure(res, "DatasetError", str(groups), "no training group has a passage with grade > 0",
+                         "check the grades")
+    assert not _final_model_files(out)
+
+
+def test_infonce_without_a_passage_above_its_threshold(train_config, tiny_groups, tmp_path):
+    """Grades 0/1 only: a signal for list-wise losses, but no positive for InfoNCE's threshold 2."""
+    def low(rec):
+        for p in rec["passages"]:
+            p["grade"] = min(p["grade"], 1)
+    groups = _groups_with(tiny_groups, tmp_path, low)
     out = tmp_path / "out"
     res = run_cli_inprocess("train", "--config", train_config(groups=groups, loss="infonce"), "--output", out)
     assert_clean_failure(res, "no passage in the batch has grade >= threshold 2", "check the grades")
     assert not _final_model_files(out)
 
 
+def test_groups_with_a_single_grade_are_counted_and_warned(train_config, tiny_groups, tmp_path, caplog):
+    """R14: groups whose passages share one grade have nothing to order: a WARNING with counts and the
+    counts in training_config.json; training goes on (other queries' passages still contrast them)."""
+    recs = [json.loads(line) for line in tiny_groups.read_text().splitlines()]
+    for rec in recs[:5]:
+        for p in rec["passages"]:
+            p["grade"] = 2
+    for p in recs[5]["passages"]:
+        p["grade"] = 0
+    groups = tmp_path / "groups.jsonl"
+    groups.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    out = tmp_path / "out"
+    res = run_cli_inprocess("train", "--config", train_config(groups=groups, max_steps=2), "--output", out)
+    assert res.returncode == 0, res.stderr
+    warned = [r for r in caplog.records if "single distinct grade" in r.getMessage()]
+    assert [r.levelname for r in warned] == ["WARNING"]
+    assert f"6 of {len(recs)} groups have a single distinct grade (1 without any passage of grade > 0)" \
+        in warned[0].getMessage()
+    report = json.loads((out / "training_config.json").read_text())["data"][0]
+    assert report["n_groups_single_grade"] == 6 and report["n_groups_without_relevant"] == 1
+
+
 def test_every_group_too_short_with_drop_policy(train_config, tiny_groups, tmp_path):
+    """R14: the error says why the source produced no groups."""
     def shorten(rec):
         rec["passages"] = rec["passages"][:2]
     groups = _groups_with(tiny_groups, tmp_path, shorten)
+    n = len(tiny_groups.read_text().splitlines())
     out = tmp_path / "out"
     res = run_cli_inprocess("train", "--config", train_config(groups=groups, short_groups="drop"), "--output", out)
-    assert_clean_failure(res, str(groups), "produced no training groups")
+    assert_clean_failure(res, str(groups), "produced no training groups",
+                         f"all {n} groups have fewer than group_size=4 passages (short_groups: drop)",
+                         "lower group_size or use short_groups: resample")
     assert not _final_model_files(out)
