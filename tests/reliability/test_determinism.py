@@ -14,14 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.reliability.harness import run_cli_inprocess
-from tests.reliability.test_kill9 import (
-    QUERIES,
-    _bench_dataset,
-    _groups_by_query,
-    _loss_rows,
-    _weights_sha256,
-)
+from tests.reliability.harness import loss_rows, run_cli_inprocess, weights_sha256
+from tests.reliability.test_kill9 import QUERIES, _bench_dataset, _groups_by_query
 
 
 def _train(train_config, out: Path, **overrides) -> Path:
@@ -69,11 +63,11 @@ def two_runs(tmp_path_factory, tiny_model, tiny_groups):
 
 def test_same_seed_same_checkpoints(two_runs):
     a, b, other = two_runs
-    assert _weights_sha256(a) == _weights_sha256(b)
-    assert _loss_rows(a) == _loss_rows(b)
+    assert weights_sha256(a) == weights_sha256(b)
+    assert loss_rows(a) == loss_rows(b)
     for step in ("step-00000004", "step-00000008"):
         ca, cb = a / "checkpoints" / step, b / "checkpoints" / step
-        assert _weights_sha256(ca / "model") == _weights_sha256(cb / "model")
+        assert weights_sha256(ca / "model") == weights_sha256(cb / "model")
         _assert_same_tree(_trainer_tensors(ca), _trainer_tensors(cb), step)
         sa = json.loads((ca / "trainer_state.json").read_text())
         sb = json.loads((cb / "trainer_state.json").read_text())
@@ -81,7 +75,7 @@ def test_same_seed_same_checkpoints(two_runs):
             for row in s["history"]:
                 row.pop("elapsed_s")
         assert sa == sb
-    assert _weights_sha256(other) != _weights_sha256(a), "a different seed gave the same weights"
+    assert weights_sha256(other) != weights_sha256(a), "a different seed gave the same weights"
 
 
 def test_same_model_same_metrics(two_runs, tmp_path, monkeypatch):
