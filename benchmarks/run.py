@@ -38,7 +38,7 @@ from benchmarks.cells import (  # noqa: E402
     train_config_dict,
 )
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
-from synrank.errors import ConfigError, SynrankError  # noqa: E402
+from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import atomic_write_json, folder_lock  # noqa: E402
 from synrank.provenance import config_hash, environment  # noqa: E402
 
@@ -376,9 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except OSError as exc:  # the last safety net, as in synrank.cli: one line naming the file
         logging.getLogger("benchmarks").debug("OS error", exc_info=True)
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"benchmarks.run: error: {type(exc).__name__}: {where}{exc.strerror or exc} (check that the path "
-              "exists, is writable and the disk has space; -v shows the traceback)", file=sys.stderr)
+        print(f"benchmarks.run: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("benchmarks.run: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)

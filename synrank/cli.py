@@ -14,7 +14,7 @@ import logging
 import sys
 
 from synrank import __version__
-from synrank.errors import SynrankError
+from synrank.errors import SynrankError, describe_os_error
 
 NOISY_LOGGERS = ("faiss", "faiss.loader", "httpx", "httpcore", "urllib3", "filelock")
 
@@ -66,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         # The environment failed us (disk full, permission, path below a regular file): one line naming
         # the file; the traceback only with --verbose. Library code should raise located errors instead.
         logging.getLogger("synrank").debug("OS error", exc_info=True)
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"synrank {args.command}: error: {type(exc).__name__}: {where}{exc.strerror or exc} (check that "
-              "the path exists, is writable and the disk has space; -v shows the traceback)", file=sys.stderr)
+        print(f"synrank {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"synrank {args.command}: interrupted", file=sys.stderr)

@@ -55,3 +55,12 @@ class TrainingError(LocatedError):
 
 class LockedError(SynrankError):
     """Another process holds the lock on an output folder."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError that reached a command's top level (disk full, permission, a path below
+    a regular file): the error, the file it names and what to check. Commands print it instead of a
+    traceback; library code should raise located errors instead."""
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return (f"{type(exc).__name__}: {where}{exc.strerror or exc} (check that the path exists, is writable "
+            "and the disk has space; -v shows the traceback)")
