@@ -8,6 +8,8 @@ and datasets asked for, and writes
   p-values of the paired t-test and of the randomization test (each also Holm-adjusted across the
   datasets of that model and measure), and ``p_value`` / ``p_holm`` = the suite's chosen test;
 * ``significance.csv`` — the suite's extra ``comparisons`` (model vs baseline pairs), same tests;
+* ``costs.csv`` — per model: training steps and wall seconds (trained variants), evaluation wall seconds
+  summed over the datasets (each cell's own time, also for cells reused from the cache);
 * ``leaderboard.md`` — one wide table per measure (datasets as columns plus a mean column, best value
   of each column in bold, † / ‡ = significantly better / worse than the row's baseline after Holm).
 """
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cells import CELL_MARKER, read_marker
+from benchmarks.cells import CELL_MARKER, TRAIN_MARKER, read_marker
 from benchmarks.suites import SuiteConfig
 from synrank.errors import SynrankError
 from synrank.evaluation.significance import (
@@ -177,9 +179,48 @@ def _csv(rows: list[dict[str, Any]], columns: Iterable[str]) -> str:
     return buf.getvalue()
 
 
+COST_COLUMNS = ("model", "train_steps", "train_seconds", "eval_seconds", "eval_cells", "total_seconds")
+
+
+def cost_rows(results: Path, models: list[str], datasets: list[str]) -> list[dict[str, Any]]:
+    """What each model cost: training (steps, wall seconds) and evaluation (wall seconds over its cells)."""
+    rows = []
+    for model in models:
+        steps = train_s = None
+        marker = read_marker(results / "train" / model / TRAIN_MARKER)
+        if marker is not None:
+            train_s = (marker.get("timings") or {}).get("train")
+            checkpoint = marker.get("checkpoint")
+            state = read_marker(results / checkpoint / "trainer_state.json") if checkpoint else None
+            steps = state.get("global_step") if state else None
+        evals = [read_marker(results / "cells" / model / d / CELL_MARKER) for d in datasets]
+        eval_s = [float((m.get("timings") or {}).get("total", 0.0)) for m in evals if m is not None]
+        if marker is None and not eval_s:
+            continue
+        total = (train_s or 0.0) + sum(eval_s)
+        rows.append({"model": model, "train_steps": steps, "train_seconds": train_s,
+                     "eval_seconds": round(sum(eval_s), 1), "eval_cells": len(eval_s),
+                     "total_seconds": round(total, 1)})
+    return rows
+
+
+def cost_markdown(rows: list[dict[str, Any]], n_datasets: int) -> list[str]:
+    if not rows:
+        return []
+    lines = ["## Cost (wall seconds on the machine of the run; see `manifest.json`)", "",
+             "| model | training steps | training (s) | evaluation (s) | cells | total (s) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        steps = "—" if r["train_steps"] is None else str(r["train_steps"])
+        train = "—" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
+        lines.append(f"| {r['model']} | {steps} | {train} | {r['eval_seconds']:.1f} | "
+                     f"{r['eval_cells']}/{n_datasets} | {r['total_seconds']:.1f} |")
+    return lines + [""]
+
+
 def markdown(suite: SuiteConfig, rows: list[dict[str, Any]], models: list[str], datasets: list[str],
              measures: list[str], baselines: dict[str, str], comp_rows: list[dict[str, Any]],
-             notes: list[str]) -> str:
+             notes: list[str], costs: list[dict[str, Any]] | None = None) -> str:
     alpha = suite.significance.alpha
     test = ("two-sided paired randomization test (sign flips, "
             f"{suite.significance.permutations} permutations, seed {suite.significance.seed})"
@@ -252,6 +293,7 @@ def markdown(suite: SuiteConfig, rows: list[dict[str, Any]], models: list[str], 
                          f"{r['baseline_value']:.4f} | {r['mean_diff']:+.4f} | {r['p_ttest']:.4g} | "
                          f"{r['p_randomization']:.4g} | {r['p_randomization_holm']:.4g} |")
         lines.append("")
+    lines += cost_markdown(costs or [], len(datasets))
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     return "\n".join(lines)
@@ -270,9 +312,11 @@ def write_leaderboard(suite: SuiteConfig, results: Path, models: list[str], base
         atomic_write_text(results / "significance.csv", _csv(comp, (
             "model", "baseline", "dataset", "measure", "value", "baseline_value", "n_queries", "mean_diff",
             "p_ttest", "p_ttest_holm", "p_randomization", "p_randomization_holm")))
-    md = markdown(suite, rows, models, datasets, [suite.primary_measure], baselines, comp, notes or [])
+    costs = cost_rows(results, models, datasets)
+    atomic_write_text(results / "costs.csv", _csv(costs, COST_COLUMNS))
+    md = markdown(suite, rows, models, datasets, [suite.primary_measure], baselines, comp, notes or [], costs)
     atomic_write_text(results / "leaderboard.md", md)
-    written = ["leaderboard.csv", "leaderboard.md"] + (["significance.csv"] if comp else [])
+    written = ["leaderboard.csv", "costs.csv", "leaderboard.md"] + (["significance.csv"] if comp else [])
     if plots and rows:
         from benchmarks.plots import plot_leaderboard
 

@@ -128,6 +128,15 @@ def test_tiny_suite_end_to_end(tmp_path, tiny_dataset, tiny_static_model, monkey
     got = {(r["model"], r["measure"]): r for r in rows}
     assert float(got[("bm25", "nDCG@10")]["value"]) == pytest.approx(ref, abs=1e-9)
     assert int(got[("bm25", "nDCG@10")]["n_queries"]) == 20
+
+    # costs.csv: each model's evaluation time is its cells' own recorded time; no training here.
+    costs = {r["model"]: r for r in _read_csv(results / "costs.csv")}
+    assert set(costs) == {"bm25", "static"}
+    for model, row in costs.items():
+        marker = json.loads((results / "cells" / model / "scifact-tiny" / CELL_MARKER).read_text())
+        assert float(row["eval_seconds"]) == pytest.approx(marker["timings"]["total"], abs=0.06)
+        assert (row["train_steps"], row["train_seconds"], row["eval_cells"]) == ("", "", "1")
+    assert "## Cost" in (results / "leaderboard.md").read_text()
     assert 0 < ref < 1
     assert set(rows[0]) >= {"model", "variant", "dataset", "split", "measure", "value", "n_queries",
                             "config_hash", "p_value", "p_holm"}

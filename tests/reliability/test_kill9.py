@@ -244,3 +244,6 @@ def test_benchmark_with_training_killed_and_resumed(tmp_path, tiny_model, tiny_g
     assert json.loads((killed / "train" / "tiny" / "train.json").read_text())["resumed"] is True
     assert weights_sha256(killed / "train" / "tiny" / "model") == weights_sha256(reference / "train" / "tiny" / "model")
     assert _bench_outputs(killed) == _bench_outputs(reference)
+    for results in (killed, reference):  # the cost table counts the resumed run's steps once
+        costs = {r.split(",")[0]: r.split(",") for r in (results / "costs.csv").read_text().splitlines()[1:]}
+        assert costs["tiny"][1] == "40"
