@@ -188,22 +188,39 @@ def _model_cell(model_spec: str, variant: VariantSpec, data, ident: dict[str, An
             "pipeline_config_hash": res.config_hash, "pipeline_timings": dict(res.timings)}
 
 
+def _cell_key(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path,
+              model_identity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str, Path]:
+    ident = dataset_identity(ds)
+    cell_config = {"schema": CELL_SCHEMA, "model": model_identity, "dataset": ident,
+                   "top_k": ds.top_k or suite.top_k, "max_length": variant.max_length}
+    return ident, cell_config, config_hash(cell_config), results / "cells" / variant.name / ds.key
+
+
+def _cell_complete(folder: Path) -> bool:
+    return all((folder / f).exists() for f in ("metrics.json", "per_query.tsv"))
+
+
+def cell_is_cached(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path,
+                   model_identity: dict[str, Any]) -> bool:
+    """True when the cell is finished with exactly this config (what :func:`run_cell` would skip)."""
+    _, _, chash, folder = _cell_key(suite, variant, ds, results, model_identity)
+    marker = read_marker(folder / CELL_MARKER)
+    return marker is not None and marker.get("config_hash") == chash and _cell_complete(folder)
+
+
 def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path, *,
              model_spec: str | None, model_identity: dict[str, Any], overwrite: bool = False) -> CellOutcome:
     """Compute one (model, dataset) cell unless its marker says it is done with the same config."""
-    ident = dataset_identity(ds)
-    top_k = ds.top_k or suite.top_k
-    cell_config = {"schema": CELL_SCHEMA, "model": model_identity, "dataset": ident, "top_k": top_k,
-                   "max_length": variant.max_length}
-    chash = config_hash(cell_config)
-    folder = results / "cells" / variant.name / ds.key
+    ident, cell_config, chash, folder = _cell_key(suite, variant, ds, results, model_identity)
+    top_k = cell_config["top_k"]
     marker_path = folder / CELL_MARKER
     marker = read_marker(marker_path)
-    complete = all((folder / f).exists() for f in ("metrics.json", "per_query.tsv"))
     if marker is not None and marker.get("config_hash") == chash and not overwrite:
-        if complete:
+        if _cell_complete(folder):
             return CellOutcome(variant.name, ds.key, "cached", 0.0, chash, folder)
         logger.warning("%s: marker present but artifacts missing; recomputing", folder)
+    if model_spec is None and variant.kind != "bm25":
+        raise SynrankError(f"cell {variant.name}/{ds.key} must be computed but no model was given")
     if marker is not None:
         why = "--overwrite" if overwrite else "its config changed"
         logger.info("recomputing %s/%s (%s)", variant.name, ds.key, why)
@@ -320,6 +337,27 @@ def _trained_model_dir(output: Path) -> Path:
                         hint="see the trainer's log above; delete the folder and rerun with --overwrite")
 
 
+def trained_identity(train_hash: str, checkpoint: str, model_sha256: str) -> dict[str, Any]:
+    """A trained model as an evaluation cell sees it: its training config's hash and its weights'."""
+    return {"kind": "folder", "train_config_hash": train_hash, "spec": checkpoint, "sha256": model_sha256}
+
+
+def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -> dict[str, Any] | None:
+    """The evaluation identity of a finished training run with today's config, from its marker alone.
+
+    Lets a rerun reuse finished cells of a trained variant whose weights were not kept (a committed
+    results folder holds markers and per-query scores, not 90 MB checkpoints): only a cell that still has
+    to be computed needs the model, and then it is trained again.
+    """
+    cfg, _ = train_config_dict(suite, variant)
+    cfg.pop("output", None)
+    thash = config_hash({"schema": "synrank.benchmark-train/v2", "train": training_identity(cfg)})
+    marker = read_marker(results / "train" / variant.name / TRAIN_MARKER)
+    if marker is None or marker.get("config_hash") != thash or not marker.get("model_sha256"):
+        return None
+    return trained_identity(thash, marker["checkpoint"], marker["model_sha256"])
+
+
 def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, overwrite: bool = False,
                  ) -> TrainOutcome:
     """Train ``variant`` (or reuse a finished run with the same config; resume an interrupted one)."""
@@ -332,7 +370,12 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     marker = read_marker(marker_path)
     if marker is not None and marker.get("config_hash") == thash and not overwrite:
         if any((cand / "modules.json").exists() for cand in (output, output / "final", output / "model")):
-            return TrainOutcome(variant.name, "cached", 0.0, thash, _trained_model_dir(output))
+            model_dir = _trained_model_dir(output)
+            if not marker.get("model_sha256"):  # a marker from before the fingerprint was recorded
+                from synrank.retrieval.encoders import folder_fingerprint
+
+                atomic_write_json(marker_path, {**marker, "model_sha256": folder_fingerprint(model_dir)})
+            return TrainOutcome(variant.name, "cached", 0.0, thash, model_dir)
         logger.warning("%s: marker present but the trained model is missing; training again", folder)
     marker_path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
@@ -358,9 +401,12 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
         raise TrainingError(f"training {variant.name!r} failed (exit {proc.returncode})", source,
                             hint=f"command: {' '.join(cmd)}; rerunning the suite resumes from the last checkpoint")
     model_dir = _trained_model_dir(output)
+    from synrank.retrieval.encoders import folder_fingerprint
+
     atomic_write_json(marker_path, {
         "schema": "synrank.benchmark-train/v2", "model": variant.name, "config_source": str(source),
         "config": cfg, "config_hash": thash, "checkpoint": str(model_dir.relative_to(results)),
+        "model_sha256": folder_fingerprint(model_dir),
         "resumed": resume, "timings": {"train": seconds},
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **environment(),
     })

@@ -30,12 +30,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from benchmarks.cells import (  # noqa: E402
     CellOutcome,
     TrainOutcome,
+    cell_is_cached,
+    finished_training,
     model_fingerprint,
     read_marker,
     resolve_model_spec,
     run_cell,
     run_training,
     train_config_dict,
+    trained_identity,
 )
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
@@ -224,16 +227,21 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                 identity = {"kind": "bm25", **dataclasses.asdict(v.bm25)}
             elif v.kind == "train":
                 try:
-                    tr = run_training(suite, v, results, overwrite=overwrite)
+                    done = None if overwrite else finished_training(suite, v, results)
+                    if done is not None and all(cell_is_cached(suite, v, d, results, done) for d in ds_specs):
+                        identity = done  # every cell is finished: the weights are not needed
+                        _report(f"train {v.name}: cached (cells finished)")
+                    else:
+                        tr = run_training(suite, v, results, overwrite=overwrite)
+                        trainings.append(tr)
+                        _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
+                        spec = str(tr.checkpoint)
+                        identity = trained_identity(tr.config_hash, str(tr.checkpoint.relative_to(results)),
+                                                    model_fingerprint(spec)["sha256"])
                 except SynrankError as exc:
                     logger.error("%s", exc)
                     failures.append(f"train {v.name}: {exc}")
                     continue
-                trainings.append(tr)
-                _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
-                spec = str(tr.checkpoint)
-                identity = {"kind": "trained", "train_config_hash": tr.config_hash, **model_fingerprint(spec)}
-                identity["spec"] = str(tr.checkpoint.relative_to(results))
             else:
                 assert v.model is not None
                 spec = resolve_model_spec(v.model, Path(suite.source) if suite.source else None)

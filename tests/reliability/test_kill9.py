@@ -247,3 +247,39 @@ def test_benchmark_with_training_killed_and_resumed(tmp_path, tiny_model, tiny_g
     for results in (killed, reference):  # the cost table counts the resumed run's steps once
         costs = {r.split(",")[0]: r.split(",") for r in (results / "costs.csv").read_text().splitlines()[1:]}
         assert costs["tiny"][1] == "40"
+
+
+def test_finished_cells_of_a_trained_variant_need_no_weights(tmp_path, tiny_model, tiny_groups, monkeypatch):
+    """A results folder kept without its checkpoints (as committed) is complete: a rerun retrains nothing.
+    When a cell is missing, the variant is trained again and the cell computed against the same hash."""
+    import shutil
+
+    from benchmarks import run as run_mod
+    from benchmarks.suites import load_suite
+
+    dataset = _bench_dataset(tmp_path / "bench")
+    train = {"model": {"base": str(tiny_model), "kind": "sentence-transformers", "pooling": "keep",
+                       "similarity": "dot"},
+             "data": [{"kind": "groups", "path": str(tiny_groups)}], "loss": "ws2", "group_size": 4,
+             "batch_size": 8, "max_steps": 6, "learning_rate": 0.05, "save_every": 3, "seed": 7, "threads": 1}
+    suite_file = tmp_path / "t.yaml"
+    suite_file.write_text(yaml.safe_dump({
+        "name": "t", "baseline": "bm25", "batch_size": 16, "measures": ["nDCG@10"],
+        "variants": [{"name": "bm25", "bm25": {"k1": 0.9, "b": 0.4}}, {"name": "tiny", "train": train}],
+        "datasets": [{"name": str(dataset), "mode": "full", "top_k": 100}]}))
+    results = tmp_path / "results"
+    _run_suite_inprocess(suite_file, results, tmp_path / "cache", monkeypatch)
+    before = _bench_outputs(results)
+    shutil.rmtree(results / "train" / "tiny" / "model")
+
+    again = run_mod.run_suite(load_suite(suite_file), results)
+    assert again["trainings"] == [] and not again["failures"]
+    assert {o.status for o in again["outcomes"]} == {"cached"}
+    assert not (results / "train" / "tiny" / "model").exists()
+    assert _bench_outputs(results) == before
+
+    (results / "cells" / "tiny" / "bench" / "cell.json").unlink()
+    third = run_mod.run_suite(load_suite(suite_file), results)
+    assert [t.status for t in third["trainings"]] == ["computed"]
+    assert {o.model: o.status for o in third["outcomes"]} == {"bm25": "cached", "tiny": "computed"}
+    assert _bench_outputs(results) == before  # same weights, same hash, same numbers
