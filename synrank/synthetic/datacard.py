@@ -23,8 +23,8 @@ def _length_stats(lengths: list[int]) -> dict[str, float]:
         return {"n": 0}
     a = np.asarray(lengths, dtype=np.float64)
     return {"n": int(a.size), "mean": round(float(a.mean()), 1), "std": round(float(a.std()), 1),
-            "min": int(a.min()), "p10": float(np.percentile(a, 10)), "median": float(np.median(a)),
-            "p90": float(np.percentile(a, 90)), "max": int(a.max())}
+            "min": int(a.min()), "p10": round(float(np.percentile(a, 10)), 1),
+            "median": round(float(np.median(a)), 1), "p90": round(float(np.percentile(a, 90)), 1), "max": int(a.max())}
 
 
 def _sessions(out: Path) -> list[dict[str, Any]]:
