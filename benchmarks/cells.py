@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -328,6 +329,34 @@ def training_identity(cfg: dict[str, Any]) -> dict[str, Any]:
     return ident
 
 
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_child(cmd: list[str], env: dict[str, str]) -> int:
+    """Run a training child and never leave it behind: it is stopped when the runner is interrupted
+    (Ctrl-C, an exception) and, on Linux, SIGTERMed by the kernel when the runner dies in any way
+    (SIGTERM, SIGKILL). An orphaned trainer would go on using the CPU and hold its output folder while
+    a rerun of the suite tries to resume the same training."""
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=preexec)  # noqa: PLW1509 - only a prctl call
+    try:
+        return proc.wait()
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+
+
 def _trained_model_dir(output: Path) -> Path:
     """The sentence-transformers folder the trainer leaves in ``output`` (``modules.json`` marks it)."""
     for cand in (output, output / "final", output / "model"):
@@ -395,10 +424,10 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     logger.info("training %s (%s)%s", variant.name, source, " — resuming" if resume else "")
     env = {**os.environ, **suite.env}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, check=False)
+    returncode = run_child(cmd, env)
     seconds = round(time.perf_counter() - start, 3)
-    if proc.returncode != 0:
-        raise TrainingError(f"training {variant.name!r} failed (exit {proc.returncode})", source,
+    if returncode != 0:
+        raise TrainingError(f"training {variant.name!r} failed (exit {returncode})", source,
                             hint=f"command: {' '.join(cmd)}; rerunning the suite resumes from the last checkpoint")
     model_dir = _trained_model_dir(output)
     from synrank.retrieval.encoders import folder_fingerprint

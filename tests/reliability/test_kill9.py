@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import signal
 import time
 from pathlib import Path
 
@@ -283,3 +285,46 @@ def test_finished_cells_of_a_trained_variant_need_no_weights(tmp_path, tiny_mode
     assert [t.status for t in third["trainings"]] == ["computed"]
     assert {o.model: o.status for o in third["outcomes"]} == {"bm25": "cached", "tiny": "computed"}
     assert _bench_outputs(results) == before  # same weights, same hash, same numbers
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_killing_the_runner_stops_its_trainer(tmp_path, tiny_model, tiny_groups):
+    """SIGKILL of the benchmark runner alone (not its process group) must not leave the training child
+    running: it would hold the output folder and use the CPU while a rerun resumes the same training."""
+    dataset = _bench_dataset(tmp_path / "bench")
+    train = {"model": {"base": str(tiny_model), "kind": "sentence-transformers", "pooling": "keep",
+                       "similarity": "dot"},
+             "data": [{"kind": "groups", "path": str(tiny_groups)}], "loss": "ws2", "group_size": 4,
+             "batch_size": 8, "max_steps": 100000, "learning_rate": 0.05, "save_every": 2, "seed": 7,
+             "threads": 1}
+    suite_file = tmp_path / "orphan.yaml"
+    suite_file.write_text(yaml.safe_dump({
+        "name": "orphan", "baseline": "bm25", "batch_size": 16, "measures": ["nDCG@10"],
+        "variants": [{"name": "bm25", "bm25": {"k1": 0.9, "b": 0.4}}, {"name": "tiny", "train": train}],
+        "datasets": [{"name": str(dataset), "mode": "full", "top_k": 100}]}))
+    results = tmp_path / "results"
+    run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--results", results],
+                      env={"SYNRANK_CACHE": str(tmp_path / "cache")})
+    output = str(results / "train" / "tiny" / "model")
+    run.wait_for(lambda: _processes_mentioning(output), timeout=120, what="the trainer child starting")
+    run.wait_for(lambda: list((results / "train" / "tiny" / "model").glob("checkpoints/step-*")),
+                 timeout=120, what="the first checkpoint")
+    run.kill()
+    deadline = time.monotonic() + 30
+    while _processes_mentioning(output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _processes_mentioning(output)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the trainer outlived the runner that started it"
