@@ -251,6 +251,23 @@ def test_benchmark_with_training_killed_and_resumed(tmp_path, tiny_model, tiny_g
         assert costs["tiny"][1] == "40"
 
 
+def _tiny_train_suite(tmp_path: Path, tiny_model: Path, tiny_groups: Path, max_steps: int,
+                      save_every: int) -> Path:
+    """BM25 + one variant the runner trains (the tiny model, ws2, 1 thread) on a built dataset."""
+    dataset = _bench_dataset(tmp_path / "bench")
+    train = {"model": {"base": str(tiny_model), "kind": "sentence-transformers", "pooling": "keep",
+                       "similarity": "dot"},
+             "data": [{"kind": "groups", "path": str(tiny_groups)}], "loss": "ws2", "group_size": 4,
+             "batch_size": 8, "max_steps": max_steps, "learning_rate": 0.05, "save_every": save_every,
+             "seed": 7, "threads": 1}
+    suite_file = tmp_path / "t.yaml"
+    suite_file.write_text(yaml.safe_dump({
+        "name": "t", "baseline": "bm25", "batch_size": 16, "measures": ["nDCG@10"],
+        "variants": [{"name": "bm25", "bm25": {"k1": 0.9, "b": 0.4}}, {"name": "tiny", "train": train}],
+        "datasets": [{"name": str(dataset), "mode": "full", "top_k": 100}]}))
+    return suite_file
+
+
 def test_finished_cells_of_a_trained_variant_need_no_weights(tmp_path, tiny_model, tiny_groups, monkeypatch):
     """A results folder kept without its checkpoints (as committed) is complete: a rerun retrains nothing.
     When a cell is missing, the variant is trained again and the cell computed against the same hash."""
@@ -259,16 +276,7 @@ def test_finished_cells_of_a_trained_variant_need_no_weights(tmp_path, tiny_mode
     from benchmarks import run as run_mod
     from benchmarks.suites import load_suite
 
-    dataset = _bench_dataset(tmp_path / "bench")
-    train = {"model": {"base": str(tiny_model), "kind": "sentence-transformers", "pooling": "keep",
-                       "similarity": "dot"},
-             "data": [{"kind": "groups", "path": str(tiny_groups)}], "loss": "ws2", "group_size": 4,
-             "batch_size": 8, "max_steps": 6, "learning_rate": 0.05, "save_every": 3, "seed": 7, "threads": 1}
-    suite_file = tmp_path / "t.yaml"
-    suite_file.write_text(yaml.safe_dump({
-        "name": "t", "baseline": "bm25", "batch_size": 16, "measures": ["nDCG@10"],
-        "variants": [{"name": "bm25", "bm25": {"k1": 0.9, "b": 0.4}}, {"name": "tiny", "train": train}],
-        "datasets": [{"name": str(dataset), "mode": "full", "top_k": 100}]}))
+    suite_file = _tiny_train_suite(tmp_path, tiny_model, tiny_groups, max_steps=6, save_every=3)
     results = tmp_path / "results"
     _run_suite_inprocess(suite_file, results, tmp_path / "cache", monkeypatch)
     before = _bench_outputs(results)
@@ -302,17 +310,7 @@ def _processes_mentioning(text: str) -> list[int]:
 def test_killing_the_runner_stops_its_trainer(tmp_path, tiny_model, tiny_groups):
     """SIGKILL of the benchmark runner alone (not its process group) must not leave the training child
     running: it would hold the output folder and use the CPU while a rerun resumes the same training."""
-    dataset = _bench_dataset(tmp_path / "bench")
-    train = {"model": {"base": str(tiny_model), "kind": "sentence-transformers", "pooling": "keep",
-                       "similarity": "dot"},
-             "data": [{"kind": "groups", "path": str(tiny_groups)}], "loss": "ws2", "group_size": 4,
-             "batch_size": 8, "max_steps": 100000, "learning_rate": 0.05, "save_every": 2, "seed": 7,
-             "threads": 1}
-    suite_file = tmp_path / "orphan.yaml"
-    suite_file.write_text(yaml.safe_dump({
-        "name": "orphan", "baseline": "bm25", "batch_size": 16, "measures": ["nDCG@10"],
-        "variants": [{"name": "bm25", "bm25": {"k1": 0.9, "b": 0.4}}, {"name": "tiny", "train": train}],
-        "datasets": [{"name": str(dataset), "mode": "full", "top_k": 100}]}))
+    suite_file = _tiny_train_suite(tmp_path, tiny_model, tiny_groups, max_steps=100000, save_every=2)
     results = tmp_path / "results"
     run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--results", results],
                       env={"SYNRANK_CACHE": str(tmp_path / "cache")})
