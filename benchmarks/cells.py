@@ -277,6 +277,7 @@ class TrainOutcome:
     seconds: float
     config_hash: str
     checkpoint: Path
+    model_sha256: str  # folder_fingerprint of the checkpoint, as recorded in the marker
 
 
 def train_config_dict(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[str, Any], Path]:
@@ -366,6 +367,16 @@ def _trained_model_dir(output: Path) -> Path:
                         hint="see the trainer's log above; delete the folder and rerun with --overwrite")
 
 
+TRAIN_SCHEMA = "synrank.benchmark-train/v2"
+
+
+def training_key(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[str, Any], Path, str]:
+    """The variant's training config (without its output folder), its source file, and its cache key."""
+    cfg, source = train_config_dict(suite, variant)
+    cfg.pop("output", None)
+    return cfg, source, config_hash({"schema": TRAIN_SCHEMA, "train": training_identity(cfg)})
+
+
 def trained_identity(train_hash: str, checkpoint: str, model_sha256: str) -> dict[str, Any]:
     """A trained model as an evaluation cell sees it: its training config's hash and its weights'."""
     return {"kind": "folder", "train_config_hash": train_hash, "spec": checkpoint, "sha256": model_sha256}
@@ -378,9 +389,7 @@ def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -
     results folder holds markers and per-query scores, not 90 MB checkpoints): only a cell that still has
     to be computed needs the model, and then it is trained again.
     """
-    cfg, _ = train_config_dict(suite, variant)
-    cfg.pop("output", None)
-    thash = config_hash({"schema": "synrank.benchmark-train/v2", "train": training_identity(cfg)})
+    _, _, thash = training_key(suite, variant)
     marker = read_marker(results / "train" / variant.name / TRAIN_MARKER)
     if marker is None or marker.get("config_hash") != thash or not marker.get("model_sha256"):
         return None
@@ -390,9 +399,9 @@ def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -
 def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, overwrite: bool = False,
                  ) -> TrainOutcome:
     """Train ``variant`` (or reuse a finished run with the same config; resume an interrupted one)."""
-    cfg, source = train_config_dict(suite, variant)
-    cfg.pop("output", None)
-    thash = config_hash({"schema": "synrank.benchmark-train/v2", "train": training_identity(cfg)})
+    from synrank.retrieval.encoders import folder_fingerprint
+
+    cfg, source, thash = training_key(suite, variant)
     folder = results / "train" / variant.name
     marker_path = folder / TRAIN_MARKER
     output = folder / "model"
@@ -400,11 +409,11 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     if marker is not None and marker.get("config_hash") == thash and not overwrite:
         if any((cand / "modules.json").exists() for cand in (output, output / "final", output / "model")):
             model_dir = _trained_model_dir(output)
-            if not marker.get("model_sha256"):  # a marker from before the fingerprint was recorded
-                from synrank.retrieval.encoders import folder_fingerprint
-
-                atomic_write_json(marker_path, {**marker, "model_sha256": folder_fingerprint(model_dir)})
-            return TrainOutcome(variant.name, "cached", 0.0, thash, model_dir)
+            model_sha256 = marker.get("model_sha256")
+            if not model_sha256:  # a marker from before the fingerprint was recorded
+                model_sha256 = folder_fingerprint(model_dir)
+                atomic_write_json(marker_path, {**marker, "model_sha256": model_sha256})
+            return TrainOutcome(variant.name, "cached", 0.0, thash, model_dir, model_sha256)
         logger.warning("%s: marker present but the trained model is missing; training again", folder)
     marker_path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
@@ -430,16 +439,16 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
         raise TrainingError(f"training {variant.name!r} failed (exit {returncode})", source,
                             hint=f"command: {' '.join(cmd)}; rerunning the suite resumes from the last checkpoint")
     model_dir = _trained_model_dir(output)
-    from synrank.retrieval.encoders import folder_fingerprint
-
+    model_sha256 = folder_fingerprint(model_dir)
     atomic_write_json(marker_path, {
-        "schema": "synrank.benchmark-train/v2", "model": variant.name, "config_source": str(source),
+        "schema": TRAIN_SCHEMA, "model": variant.name, "config_source": str(source),
         "config": cfg, "config_hash": thash, "checkpoint": str(model_dir.relative_to(results)),
-        "model_sha256": folder_fingerprint(model_dir),
+        "model_sha256": model_sha256,
         "resumed": resume, "timings": {"train": seconds},
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **environment(),
     })
-    return TrainOutcome(variant.name, "resumed" if resume else "computed", seconds, thash, model_dir)
+    return TrainOutcome(variant.name, "resumed" if resume else "computed", seconds, thash, model_dir,
+                        model_sha256)
 
 
 def check_model_loadable(spec: str) -> None:

@@ -237,7 +237,7 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                         _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
                         spec = str(tr.checkpoint)
                         identity = trained_identity(tr.config_hash, str(tr.checkpoint.relative_to(results)),
-                                                    model_fingerprint(spec)["sha256"])
+                                                    tr.model_sha256)
                 except SynrankError as exc:
                     logger.error("%s", exc)
                     failures.append(f"train {v.name}: {exc}")
