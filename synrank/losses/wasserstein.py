@@ -34,6 +34,15 @@ class WassersteinLoss(RankingLoss):
     loss by :func:`synrank.losses.distributed.loss_scale` (the world size), because DDP averages
     gradients across ranks while every rank computes the loss of the whole gathered batch.
 
+    Caveat: ``mu`` and ``S`` do not change when the rows of ``scores`` are permuted, so with in-batch
+    negatives a model that gives query ``i`` the scores meant for query ``j``'s group costs exactly what
+    the right assignment costs; only the batch's *distribution* of score rows is matched
+    (``tests/losses/test_wasserstein.py::test_blind_to_which_query_owns_which_passages``). Without
+    in-batch negatives (``[B, G]`` lists) and with the same grade list in every row, ``S_Q = 0`` and the
+    loss reduces to the per-row squared error ``||mu_P - q||^2 + Tr(S_P)``. The per-query losses
+    (``per_query_ws``, ``kl``) have no such blind spot. ``benchmarks/tuning/ws2_lists`` measures both
+    settings.
+
     Citation: Esfandiarpoor et al. (2025), "Beyond Contrastive
     Learning: Synthetic Data Enables List-wise Training with Multiple Levels of Relevance",
     arXiv:2503.23239 (the SyCL reference ``train.py``); Fréchet distance between Gaussians: Dowson &

@@ -124,6 +124,30 @@ def test_in_group_permutation_invariance():
     assert permuted.item() == pytest.approx(base.item(), rel=1e-9, abs=1e-12)
 
 
+def test_blind_to_which_query_owns_which_passages():
+    """A property of SyCL's batch-level loss, not a bug of ours: mean and covariance across the batch's
+    rows do not change when rows are permuted, so with in-batch negatives a retriever that gives every
+    query the scores of *another* query's group costs exactly what the right one costs (here 0), while
+    the per-query losses charge for it. Without in-batch negatives and with equal grade lists in every
+    row, ws2 reduces to a per-row squared error (checked below against the float64 formula)."""
+    b, g = 8, 4
+    grades = expand_grades(torch.tensor([[3.0, 2.0, 1.0, 0.0]] * b, dtype=torch.float64))
+    right, swapped = grades.clone(), torch.roll(grades, 1, dims=0)
+    assert wasserstein2(right, grades).item() == pytest.approx(0.0, abs=1e-6)
+    assert wasserstein2(swapped, grades).item() == pytest.approx(0.0, abs=1e-6)
+    for name in ("per_query_ws", "kl"):
+        loss = build_loss(name, temperature=1.0)
+        assert loss(swapped, grades).item() > 0.5 > loss(right, grades).item()
+
+    gen = torch.Generator().manual_seed(4)
+    lists = torch.randn(b, g, generator=gen, dtype=torch.float64)
+    target = torch.tensor([[3.0, 2.0, 1.0, 0.0]] * b, dtype=torch.float64)
+    p, q = _softmax(lists.numpy()), _softmax(target.numpy())
+    # constant target rows: ||mean(P) - q||^2 + tr(cov(P)) with the unbiased covariance
+    expected = float(((p.mean(0) - q[0]) ** 2).sum() + np.trace(np.cov(p, rowvar=False)))
+    assert wasserstein2(lists, target, eps=0.0).item() == pytest.approx(expected, rel=1e-9)
+
+
 def test_batch_of_one_is_a_clear_error():
     scores, grades = make_batch(1, 4)
     with pytest.raises(LossInputError, match="at least 2 queries"):
