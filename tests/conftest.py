@@ -33,3 +33,19 @@ def minilm_path() -> Path:
     from synrank.paths import minilm_path as _p
 
     return _p()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A word-level StaticEmbedding sentence-transformers folder (dim 16) over the tiny groups' words."""
+    from tests.training.conftest import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_groups(tmp_path_factory) -> Path:
+    """48 synthetic graded groups (``tests.training.conftest.make_groups``) as a JSONL file."""
+    from tests.training.conftest import make_groups, write_groups
+
+    return write_groups(tmp_path_factory.mktemp("groups") / "groups.jsonl", make_groups(48))

@@ -15,17 +15,7 @@ from benchmarks.tuning import run as tuning
 from synrank.errors import ConfigError
 from synrank.training.config import config_from_dict
 from synrank.training.trainer import train
-from tests.training.conftest import build_tiny_model, make_groups, tiny_config, write_groups
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
-
-
-@pytest.fixture(scope="module")
-def tiny_groups(tmp_path_factory) -> Path:
-    return write_groups(tmp_path_factory.mktemp("groups") / "groups.jsonl", make_groups(48))
+from tests.training.conftest import make_groups, tiny_config
 
 
 def _dev_dataset(folder: Path) -> Path:

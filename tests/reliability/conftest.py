@@ -50,14 +50,6 @@ def run_file(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """The training tests' word-level StaticEmbedding sentence-transformers folder (dim 16)."""
-    from tests.training.conftest import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("rel-model") / "model")
-
-
-@pytest.fixture(scope="session")
 def tiny_groups(tmp_path_factory) -> Path:
     from tests.training.conftest import make_groups, write_groups
 

@@ -1,4 +1,4 @@
-"""Tiny, fast training fixtures: a word-level StaticEmbedding model and a graded groups file.
+"""Tiny, fast training data: a word-level StaticEmbedding model and graded groups (fixtures: tests/conftest.py).
 
 The model is a real sentence-transformers folder (so the trainer's "any sentence-transformers base"
 path is what the tests exercise); its vocabulary is the ~100 words the groups use, dimension 16.
@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-
-import pytest
 
 TOPICS = [
     ["aspirin", "heart", "risk", "adults"], ["vitamin", "bone", "density", "women"],
@@ -67,16 +65,6 @@ def build_tiny_model(folder: Path, dim: int = 16, seed: int = 0) -> Path:
                                 similarity_fn_name="dot")
     model.save(str(folder), create_model_card=False)
     return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
-
-
-@pytest.fixture(scope="session")
-def tiny_groups(tmp_path_factory) -> Path:
-    return write_groups(tmp_path_factory.mktemp("groups") / "groups.jsonl", make_groups(48))
 
 
 def tiny_config(model: Path, groups: Path, **overrides) -> dict:
