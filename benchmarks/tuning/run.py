@@ -11,7 +11,8 @@ Each run is one of
 * ``config: FILE`` plus optional ``overrides`` (top-level training-config keys) — train it into
   ``runs/tuning/<grid>/<run>`` (resumed if interrupted), then evaluate;
 * the same plus ``reuse: FOLDER`` — evaluate an already trained model instead, after checking that its
-  ``training_config.json`` has the same config hash (so a cpu-suite checkpoint is not trained twice).
+  ``training_config.json`` has the same config hash (so a cpu-suite checkpoint is not trained twice);
+  if the folder has the records but not the weights (a fresh checkout), the run is trained afresh.
 
 Results go to ``results.csv`` and ``results.md`` beside the grid file, rewritten atomically after every
 run; a run already in ``results.csv`` with the same config hash is skipped unless ``--overwrite``.
@@ -60,7 +61,12 @@ def _train(run: dict[str, Any], grid_name: str, root: Path) -> tuple[Path, dict[
             raise ConfigError(f"run {run['name']!r}: reuse folder was trained with config hash {stored}, "
                               f"the grid's config has {chash}", folder / "training_config.json",
                               hint="drop 'reuse' to train this run afresh")
-        return folder, cfg.to_dict(), chash, 0.0
+        if (folder / "modules.json").exists():
+            return folder, cfg.to_dict(), chash, 0.0
+        # Trained weights are not committed (only the records are), so a fresh checkout has the config
+        # but not the model: train the same config here instead.
+        log.warning("%s: reuse folder %s has the config but not the weights; training it afresh",
+                    run["name"], folder)
     out = root / "runs" / "tuning" / grid_name / run["name"]
     start = time.perf_counter()
     train(cfg, output=out, resume=(out / "training_config.json").exists())
@@ -139,7 +145,7 @@ def run_grid(grid_path: Path, root: Path, overwrite: bool = False, only: set[str
         else:
             folder_, cfg, chash, train_s = _train(run, grid["name"], root)
             spec = str(folder_)
-            source = str(run.get("reuse") or f"runs/tuning/{grid['name']}/{run['name']}")
+            source = str(folder_.relative_to(root)) if folder_.is_relative_to(root) else str(folder_)
         start = time.perf_counter()
         result = evaluate_model(spec, dev["dataset"], split=dev["split"], mode="full", measures=MEASURES,
                                 name=run["name"], show_progress=False)

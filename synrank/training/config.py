@@ -99,7 +99,8 @@ class TrainConfig:
     - ``max_steps`` (optimizer steps) wins over ``epochs`` when set; ``0`` exports the untrained base.
     - ``warmup_fraction``: linear warm-up over this fraction of the steps, then linear decay to 0.
     - ``precision``: ``fp32``; ``bf16`` = bfloat16 autocast (CPU or GPU; weights and optimizer stay
-      fp32, scores and losses are computed in fp32/fp64); ``auto`` = bf16 on GPU, fp32 on CPU.
+      fp32, scores and losses are computed in fp32/fp64); ``auto`` = bf16 on GPU, fp32 on CPU. ``bf16`` on
+      a CPU without native bfloat16 (AVX2 only: emulated, tens of times slower) is refused before training.
     - ``save_every``: checkpoint every N optimizer steps (and always at the end); null = only at the end.
     - ``on_evaluation_query``: ``drop`` (logged, counted) or ``error`` for training queries that are
       evaluation queries.

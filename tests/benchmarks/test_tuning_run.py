@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_grid_trains_reuses_and_skips(tmp_path, tiny_model, tiny_groups, monkeyp
     assert [r["run"] for r in rows] == ["base", "reused", "lists"]
     assert rows[0]["dev_nDCG@10"] == pytest.approx(_ndcg10_reference(tiny_model, dev), abs=1e-4)
     assert rows[1]["dev_nDCG@10"] == pytest.approx(_ndcg10_reference(trained, dev), abs=1e-4)
-    assert rows[1]["train_s"] == 0 and rows[1]["source"] == str(trained)
+    assert rows[1]["train_s"] == 0 and rows[1]["source"] == "trained"
     assert rows[2]["in_batch_negatives"] is False
     lists_dir = tmp_path / "runs" / "tuning" / "t" / "lists"
     assert json.loads((lists_dir / "training_config.json").read_text())["config"]["in_batch_negatives"] is False
@@ -96,7 +97,7 @@ def test_grid_trains_reuses_and_skips(tmp_path, tiny_model, tiny_groups, monkeyp
     assert [r["dev_nDCG@10"] for r in again] == [r["dev_nDCG@10"] for r in on_disk]
 
 
-def test_grid_refuses_a_stale_reuse_and_a_test_split(tmp_path, tiny_model, tiny_groups):
+def test_grid_retrains_a_reuse_without_weights_and_refuses_a_stale_one_and_a_test_split(tmp_path, tiny_model, tiny_groups):
     _dev_dataset(tmp_path / "dev")
     cfg_file = tmp_path / "tiny.json"
     cfg_file.write_text(json.dumps(tiny_config(tiny_model, tiny_groups, max_steps=4)))
@@ -106,6 +107,15 @@ def test_grid_refuses_a_stale_reuse_and_a_test_split(tmp_path, tiny_model, tiny_
                               "overrides": {"learning_rate": 0.01}}])
     with pytest.raises(ConfigError, match="config hash"):
         tuning.run_grid(stale, tmp_path)
+    # Records without weights (what a fresh checkout of results/ holds): the same config is trained here,
+    # and CPU training is deterministic, so the score is the reused model's.
+    records_only = tmp_path / "records_only"
+    records_only.mkdir()
+    shutil.copy(trained / "training_config.json", records_only)
+    rows = tuning.run_grid(_grid(tmp_path, [{"name": "w", "config": str(cfg_file), "reuse": str(records_only)}]),
+                           tmp_path)
+    assert rows[0]["source"] == "runs/tuning/t/w"
+    assert rows[0]["dev_nDCG@10"] == pytest.approx(_ndcg10_reference(trained, tmp_path / "dev"), abs=1e-4)
     missing = _grid(tmp_path, [{"name": "m", "config": str(cfg_file), "reuse": str(tmp_path / "nowhere")}])
     with pytest.raises(ConfigError, match="no trained model"):
         tuning.run_grid(missing, tmp_path)

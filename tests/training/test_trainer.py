@@ -12,6 +12,7 @@ import torch
 from synrank.config import from_dict
 from synrank.errors import TrainingError
 from synrank.training.config import TrainConfig
+from synrank.training import trainer as trainer_module
 from synrank.training.trainer import train
 from tests.training.conftest import tiny_config
 
@@ -174,9 +175,18 @@ def test_epochs_define_the_step_count(tiny_model, tiny_groups, tmp_path):
     assert res.steps == 5
 
 
-def test_bf16_autocast_runs_on_cpu(tiny_model, tiny_groups, tmp_path):
+def test_bf16_autocast_runs_on_a_cpu_with_native_bf16(tiny_model, tiny_groups, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: True)  # emulated here if not native
     res = train(_cfg(tiny_model, tiny_groups, max_steps=2, precision="bf16"), output=tmp_path / "run")
     assert res.final_loss is not None and np.isfinite(res.final_loss)
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bf16(tiny_model, tiny_groups, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(TrainingError, match="no native bfloat16") as err:
+        train(_cfg(tiny_model, tiny_groups, max_steps=2, precision="bf16"), output=tmp_path / "run")
+    assert "precision: fp32" in str(err.value.hint)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
 def test_untrained_base_is_exported(tiny_model, tmp_path):
