@@ -11,8 +11,8 @@ import torch
 
 from synrank.config import from_dict
 from synrank.errors import TrainingError
-from synrank.training.config import TrainConfig
 from synrank.training import trainer as trainer_module
+from synrank.training.config import TrainConfig
 from synrank.training.trainer import train
 from tests.training.conftest import tiny_config
 
