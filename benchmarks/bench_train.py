@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--models", default="minilm,static")
-    ap.add_argument("--precisions", default="fp32,bf16")
+    ap.add_argument("--precisions", default=None,
+                    help="comma-separated; default fp32,bf16 where the CPU has native bf16, else fp32 "
+                         "(the trainer refuses emulated bf16)")
     ap.add_argument("--output", default=str(REPO / "results" / "bench"))
     ap.add_argument("--append", action="store_true",
                     help="keep the rows of other (model, precision) pairs already in <output>/train.json")
@@ -158,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from synrank.io import atomic_write_json, atomic_write_text
     from synrank.provenance import environment
+    from synrank.training.trainer import cpu_has_native_bf16
+
+    if args.precisions is None:
+        args.precisions = "fp32,bf16" if cpu_has_native_bf16() else "fp32"
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()

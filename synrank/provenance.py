@@ -50,11 +50,22 @@ def git_commit(repo: Path | None = None) -> str | None:
     return out.stdout.strip() or None
 
 
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def hardware() -> dict[str, Any]:
     info: dict[str, Any] = {
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
     }
     try:
         import psutil
@@ -66,6 +77,8 @@ def hardware() -> dict[str, Any]:
     torch = sys.modules.get("torch")
     if torch is not None:
         info["torch_threads"] = torch.get_num_threads()
+        # Speed (and bf16 rounding) depend on the vector extensions: AVX2 vs AVX-512 vs AMX.
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         info["cuda"] = torch.cuda.is_available()
         if info["cuda"]:
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

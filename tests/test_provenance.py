@@ -30,7 +30,14 @@ def test_timings_accumulate():
 def test_environment_records_versions():
     env = environment()
     assert env["versions"]["python"] and "numpy" in package_versions()
-    assert {"platform", "cpu_count"} <= set(env["hardware"])
+    assert {"platform", "cpu_count", "cpu_model"} <= set(env["hardware"])
+
+
+def test_hardware_names_the_vector_extensions_once_torch_is_loaded():
+    import torch
+
+    # An AVX2-only CPU runs bf16 tens of times slower than one with AVX-512: results must say which ran.
+    assert environment()["hardware"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
 def test_hardware_does_not_import_torch():

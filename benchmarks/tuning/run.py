@@ -94,7 +94,18 @@ def _row(run: dict[str, Any], cfg: dict[str, Any] | None, chash: str, result: An
     }
 
 
+UNTRAINED_BLANK = ("loss", "temperature", "in_batch_negatives", "learning_rate")
+
+
+def _blank_untrained(row: dict[str, Any]) -> dict[str, Any]:
+    """An untrained model (0 steps) has no loss or learning rate, whatever its config's defaults say."""
+    if str(row.get("steps")) != "0":
+        return row
+    return {**row, **{c: "—" for c in UNTRAINED_BLANK}}
+
+
 def _write(folder: Path, grid: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    rows = [_blank_untrained(r) for r in rows]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()

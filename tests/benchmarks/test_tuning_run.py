@@ -86,6 +86,7 @@ def test_grid_trains_reuses_and_skips(tmp_path, tiny_model, tiny_groups, monkeyp
     with open(grid.parent / "results.csv", newline="") as fh:
         on_disk = list(csv.DictReader(fh))
     assert [r["run"] for r in on_disk] == ["base", "reused", "lists"]
+    assert on_disk[0]["loss"] == on_disk[0]["learning_rate"] == "—" and on_disk[1]["loss"] != "—"
     assert "| lists |" in (grid.parent / "results.md").read_text()
 
     def no_training(*a, **k):
