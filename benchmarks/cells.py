@@ -358,11 +358,18 @@ def run_child(cmd: list[str], env: dict[str, str]) -> int:
         raise
 
 
-def _trained_model_dir(output: Path) -> Path:
-    """The sentence-transformers folder the trainer leaves in ``output`` (``modules.json`` marks it)."""
+def find_trained_model(output: Path) -> Path | None:
+    """The sentence-transformers folder the trainer left in ``output`` (``modules.json`` marks it), if any."""
     for cand in (output, output / "final", output / "model"):
         if (cand / "modules.json").exists():
             return cand
+    return None
+
+
+def _trained_model_dir(output: Path) -> Path:
+    found = find_trained_model(output)
+    if found is not None:
+        return found
     raise TrainingError("training finished but left no sentence-transformers folder (modules.json)", output,
                         hint="see the trainer's log above; delete the folder and rerun with --overwrite")
 
@@ -407,8 +414,8 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     output = folder / "model"
     marker = read_marker(marker_path)
     if marker is not None and marker.get("config_hash") == thash and not overwrite:
-        if any((cand / "modules.json").exists() for cand in (output, output / "final", output / "model")):
-            model_dir = _trained_model_dir(output)
+        model_dir = find_trained_model(output)
+        if model_dir is not None:
             model_sha256 = marker.get("model_sha256")
             if not model_sha256:  # a marker from before the fingerprint was recorded
                 model_sha256 = folder_fingerprint(model_dir)

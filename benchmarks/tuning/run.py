@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cells import find_trained_model
 from synrank.config import load_config_file
 from synrank.errors import ConfigError
 from synrank.evaluation.pipeline import evaluate_model
@@ -61,8 +62,9 @@ def _train(run: dict[str, Any], grid_name: str, root: Path) -> tuple[Path, dict[
             raise ConfigError(f"run {run['name']!r}: reuse folder was trained with config hash {stored}, "
                               f"the grid's config has {chash}", folder / "training_config.json",
                               hint="drop 'reuse' to train this run afresh")
-        if (folder / "modules.json").exists():
-            return folder, cfg.to_dict(), chash, 0.0
+        model_dir = find_trained_model(folder)
+        if model_dir is not None:
+            return model_dir, cfg.to_dict(), chash, 0.0
         # Trained weights are not committed (only the records are), so a fresh checkout has the config
         # but not the model: train the same config here instead.
         log.warning("%s: reuse folder %s has the config but not the weights; training it afresh",
@@ -84,28 +86,19 @@ def _row(run: dict[str, Any], cfg: dict[str, Any] | None, chash: str, result: An
          eval_s: float, source: str) -> dict[str, Any]:
     cfg = cfg or {}
     model = cfg.get("model") or {}
+    # An untrained model (0 steps) has no loss or learning rate, whatever its config's defaults say.
+    training = cfg if cfg.get("max_steps", 0) != 0 else {}
     return {
-        "run": run["name"], "loss": cfg.get("loss", "—"), "similarity": model.get("similarity", "—"),
-        "temperature": (cfg.get("loss_kwargs") or {}).get("temperature", "—"),
-        "in_batch_negatives": cfg.get("in_batch_negatives", "—"), "learning_rate": cfg.get("learning_rate", "—"),
-        "steps": cfg.get("max_steps", 0), "dev_nDCG@10": round(result.aggregate["nDCG@10"], 4),
+        "run": run["name"], "loss": training.get("loss", "—"), "similarity": model.get("similarity", "—"),
+        "temperature": (training.get("loss_kwargs") or {}).get("temperature", "—"),
+        "in_batch_negatives": training.get("in_batch_negatives", "—"),
+        "learning_rate": training.get("learning_rate", "—"), "steps": cfg.get("max_steps", 0), "dev_nDCG@10": round(result.aggregate["nDCG@10"], 4),
         "dev_Recall@100": round(result.aggregate["Recall@100"], 4), "train_s": round(train_s),
         "eval_s": round(eval_s), "source": source, "config_hash": chash,
     }
 
 
-UNTRAINED_BLANK = ("loss", "temperature", "in_batch_negatives", "learning_rate")
-
-
-def _blank_untrained(row: dict[str, Any]) -> dict[str, Any]:
-    """An untrained model (0 steps) has no loss or learning rate, whatever its config's defaults say."""
-    if str(row.get("steps")) != "0":
-        return row
-    return {**row, **{c: "—" for c in UNTRAINED_BLANK}}
-
-
 def _write(folder: Path, grid: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    rows = [_blank_untrained(r) for r in rows]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
