@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 CELL_MARKER = "cell.json"
 TRAIN_MARKER = "train.json"
 #: Bump when the meaning of a cell's artifacts changes, so old caches are recomputed.
-CELL_SCHEMA = "synrank.benchmark-cell/v1"
+CELL_SCHEMA = "synrank.benchmark-cell/v2"  # v2: trec_eval tie semantics
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 Reading is strict (every malformed line is an error naming the file and line; a repeated
 ``(qid, docid)`` pair is an error naming both lines) because a silently mangled run gives a silently
-wrong score. Writing is atomic and deterministic: queries in id order, documents by score descending
-then doc id ascending, scores printed with ``repr`` so they read back bit-identically, gzip (with a
+wrong score. Writing is atomic and deterministic: queries in id order, documents in trec_eval's order
+(score descending, then doc id descending), scores printed with ``repr`` so they read back bit-identically, gzip (with a
 fixed header) when the path ends in ``.gz``.
 """
 
@@ -25,18 +25,19 @@ _COLUMNS = "qid Q0 docid rank score tag"
 
 
 def sort_run_items(items: Mapping[str, float] | Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
-    """One query's ``(doc_id, score)`` pairs in ranking order: score descending, then doc id ascending.
+    """One query's ``(doc_id, score)`` pairs in trec_eval's ranking order: score descending, then doc
+    id descending (trec_eval compares doc ids with ``strcmp``; for UTF-8 text that is code-point order).
 
-    This is synrank's tie-break everywhere (writing runs, evaluating them). Note that trec_eval itself
-    breaks score ties by doc id *descending*; :mod:`synrank.evaluation.evaluator` converts scores to
-    strictly decreasing values in this order before calling it.
+    This is synrank's order everywhere (search, writing runs, evaluating them), so the rank column of a
+    written run is the rank trec_eval, ir_measures and ranx give each document.
     """
     pairs = items.items() if isinstance(items, Mapping) else items
     out = [(str(doc_id), float(score)) for doc_id, score in pairs]
     for doc_id, score in out:
         if math.isnan(score):
             raise ValueError(f"document {doc_id!r} has a NaN score; a ranking needs comparable scores")
-    out.sort(key=lambda pair: (-pair[1], pair[0]))
+    out.sort(key=lambda pair: pair[0], reverse=True)
+    out.sort(key=lambda pair: -pair[1])  # stable: equal scores keep doc id descending
     return out
 
 
@@ -136,7 +137,7 @@ def write_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag: str
     """Write ``run`` atomically as a TREC run file (gzip when ``path`` ends in ``.gz``).
 
     Queries are written in id order, each query's documents by score descending then doc id
-    ascending, at most ``top_k`` per query. Rank numbers are 1-based positions in that order.
+    descending (trec_eval's order), at most ``top_k`` per query. Rank numbers are 1-based positions in that order.
     Identical input gives byte-identical files (the gzip header carries no time or name).
     """
     path = Path(path)

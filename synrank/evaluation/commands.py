@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score a retrieval run on a dataset split and print the measures (nDCG@{1,3,5,10,100}\n"
                     "with linear gains, MAP, Recall@{10,100,1000}, MRR@10, P@10, computed by trec_eval).\n"
                     "Binary measures use the dataset's relevance threshold (TREC DL: grade >= 2); every\n"
-                    "judged query counts, 0 when nothing was retrieved; ties rank by doc id ascending.\n"
+                    "judged query counts, 0 when nothing was retrieved; ties rank as in trec_eval (doc id descending).\n"
                     "With --output, per_query.tsv and metrics.json (config, config hash, versions,\n"
                     "dataset sha256) are written atomically.",
         epilog="examples:\n"

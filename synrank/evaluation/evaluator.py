@@ -6,14 +6,15 @@ What this adds on top of a bare ``pytrec_eval.RelevanceEvaluator(qrels, ...).eva
   (so its mean would be over the intersection); here a judged query with nothing retrieved scores
   0 on every measure and means are over all judged queries (trec_eval's ``-c``). Queries in the run
   that have no judgments are ignored, counted and logged once.
-- **Deterministic ties.** trec_eval orders by score and breaks ties by doc id *descending*,
-  ignoring the rank column. synrank ranks by score descending then doc id *ascending* (as
-  :func:`synrank.data.trec.sort_run_items`); to make trec_eval see exactly that ranking, each
-  query's scores are replaced by strictly decreasing rank-based values before evaluation.
+- **trec_eval's ranking, exactly.** Scores go to pytrec_eval as they are, so ties are resolved as
+  trec_eval resolves them (score descending, then doc id descending; the rank column of a run file
+  is ignored). Runs are written in that same order (:func:`synrank.data.trec.sort_run_items`), so
+  trec_eval, ir_measures and ranx reproduce every measure from the written ``run.trec.gz``.
 - **Relevance threshold.** Binary measures (MAP, Recall, P, MRR) count grade >= threshold as
-  relevant (trec_eval ``-l``); nDCG always uses the raw grades as linear gains (trec_eval does not
-  apply ``-l`` to nDCG).
-- **MRR@k** is trec_eval's ``recip_rank`` on the run cut at depth k.
+  relevant (trec_eval ``-l``), or >= the measure's own level when it names one (``MAP(rel=2)``); nDCG
+  always uses the raw grades as linear gains (trec_eval does not apply ``-l`` to nDCG).
+- **MRR@k** is trec_eval's ``recip_rank`` on the run cut at depth k in trec_eval's order
+  (``trec_eval -M k -m recip_rank``).
 - **Negative grades** (e.g. Cranfield's raw codes) are passed to trec_eval unchanged, which
   treats them like 0: non-relevant, no gain.
 - **ignore_identical_ids** drops a document whose id equals the query id from the run (as BEIR
@@ -101,13 +102,11 @@ def _clean_qrels(qrels: Qrels) -> dict[str, dict[str, int]]:
     return out
 
 
-def _rank_scores(ranked: list[tuple[str, float]], depth: int | None = None) -> dict[str, float]:
-    """Replace the scores of an already ranked list (:func:`sort_run_items` order) by strictly
-    decreasing values, so trec_eval's own tie-break never comes into play."""
+def _scores(ranked: list[tuple[str, float]], depth: int | None = None) -> dict[str, float]:
+    """The run's own scores of an already ranked list (trec_eval order), cut at ``depth``."""
     if depth is not None:
         ranked = ranked[:depth]
-    n = len(ranked)
-    return {doc_id: float(n - i) for i, (doc_id, _) in enumerate(ranked)}
+    return dict(ranked)
 
 
 def evaluate_run(
@@ -157,20 +156,22 @@ def evaluate_run(
     if dropped:
         logger.info("ignore_identical_ids: dropped %d retrieved documents whose id equals the query id", dropped)
 
-    # 2. pytrec_eval, once on the full ranking and once per MRR depth on the cut ranking
+    # 2. pytrec_eval on the run's own scores: per relevance level, once on the full ranking and once
+    #    per MRR depth on the ranking cut at that depth
     per_query: dict[str, dict[str, float]] = {qid: {} for qid in clean_qrels}
-    full = [m for m in parsed if m.run_cutoff is None]
-    cut = [m for m in parsed if m.run_cutoff is not None]
-    if full:
-        evaluator = pytrec_eval.RelevanceEvaluator(clean_qrels, pytrec_eval_measures(full),
-                                                   relevance_level=relevance_threshold)
-        scores = evaluator.evaluate({q: _rank_scores(items) for q, items in prepared.items()})
-        _collect(scores, full, per_query)
-    if cut:
-        rr = pytrec_eval.RelevanceEvaluator(clean_qrels, {"recip_rank"}, relevance_level=relevance_threshold)
-        for depth in sorted({m.run_cutoff for m in cut if m.run_cutoff is not None}):
-            scores = rr.evaluate({q: _rank_scores(items, depth) for q, items in prepared.items()})
-            _collect(scores, [m for m in cut if m.run_cutoff == depth], per_query)
+    for level in sorted({m.relevance_level(relevance_threshold) for m in parsed}):
+        at_level = [m for m in parsed if m.relevance_level(relevance_threshold) == level]
+        full = [m for m in at_level if m.run_cutoff is None]
+        cut = [m for m in at_level if m.run_cutoff is not None]
+        if full:
+            evaluator = pytrec_eval.RelevanceEvaluator(clean_qrels, pytrec_eval_measures(full),
+                                                       relevance_level=level)
+            _collect(evaluator.evaluate({q: _scores(items) for q, items in prepared.items()}), full, per_query)
+        if cut:
+            rr = pytrec_eval.RelevanceEvaluator(clean_qrels, {"recip_rank"}, relevance_level=level)
+            for depth in sorted({m.run_cutoff for m in cut if m.run_cutoff is not None}):
+                scores = rr.evaluate({q: _scores(items, depth) for q, items in prepared.items()})
+                _collect(scores, [m for m in cut if m.run_cutoff == depth], per_query)
 
     # 3. judged queries pytrec_eval did not report score 0; mean over all judged queries
     for values in per_query.values():

@@ -35,6 +35,8 @@ from synrank.retrieval.search import DEFAULT_CHUNK_SIZE, exact_search, rerank
 logger = logging.getLogger(__name__)
 
 METRICS_SCHEMA = "synrank.cell/v1"
+#: How scores become a ranking for the measures; part of every cell's config (a change recomputes cells).
+RANKING_RULE = "trec_eval"  # raw scores to pytrec_eval: score descending, ties by doc id descending
 MODES = ("auto", "full", "rerank")
 RUN_FILE, PER_QUERY_FILE, METRICS_FILE = "run.trec.gz", "per_query.tsv", "metrics.json"
 #: Model specs served by the lexical baseline (synrank.retrieval.bm25) instead of an encoder.
@@ -151,6 +153,7 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         "measures": list(measures),
         "relevance_threshold": info.relevance_threshold,
         "ignore_identical_ids": info.ignore_identical_ids,
+        "ranking": RANKING_RULE,
     }
     if lexical:
         config["bm25"] = bm25_params

@@ -16,7 +16,7 @@ Settings (stated, so results are comparable):
   EnglishAnalyzer that Anserini uses by default). Lucene's analyzer also splits on some punctuation
   that this regex keeps inside tokens, so scores differ slightly from Pyserini's.
 
-Rankings use the project-wide deterministic order: score descending, then document id ascending;
+Rankings use the project-wide order, trec_eval's: score descending, then document id descending;
 documents with score 0 (no query term) are not returned.
 """
 
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from synrank.data.trec import sort_run_items
 from synrank.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -83,9 +84,9 @@ class BM25Index:
         self._model = bm25s.BM25(k1=self.k1, b=self.b, method=method)
         self._model.index(tokens, show_progress=show_progress)
         self._empty_id = self._tokenizer.get_vocab_dict().get("", -1)
-        # Rank of each id in string order: the tie-break key.
+        # Rank of each id in descending string order (trec_eval's tie-break): the secondary sort key.
         self._id_rank = np.empty(len(self.doc_ids), dtype=np.int64)
-        self._id_rank[np.argsort(np.array(self.doc_ids, dtype=object), kind="stable")] = np.arange(len(self.doc_ids))
+        self._id_rank[np.argsort(np.array(self.doc_ids, dtype=object), kind="stable")] = np.arange(len(self.doc_ids))[::-1]
         self.show_progress = show_progress
 
     @property
@@ -106,7 +107,7 @@ class BM25Index:
 
     def search(self, queries: Mapping[str, str], top_k: int = 1000,
                ignore_identical_ids: bool = False) -> Run:
-        """Top ``top_k`` documents per query, ``{qid: {docid: score}}`` in (score desc, id asc) order."""
+        """Top ``top_k`` documents per query, ``{qid: {docid: score}}`` in trec_eval order (score desc, id desc)."""
         run: Run = {}
         for qid, text in queries.items():
             s = self.scores(text)
@@ -133,7 +134,7 @@ class BM25Index:
         for qid, text in queries.items():
             cands = [d for d in candidates_run.get(qid, {}) if not (ignore_identical_ids and d == qid)]
             s = self.scores(text)
-            ranked = sorted(((d, float(s[self._pos[d]])) for d in cands), key=lambda kv: (-kv[1], kv[0]))
+            ranked = sort_run_items((d, float(s[self._pos[d]])) for d in cands)
             run[qid] = dict(ranked[:top_k] if top_k is not None else ranked)
         return run
 

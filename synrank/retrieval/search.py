@@ -5,8 +5,8 @@ a batch is small) and keeps a running top-k per query, so memory is bounded by o
 plus ``n_queries x top_k`` scores, whatever the corpus size. Each chunk is searched with
 ``faiss.IndexFlatIP`` (exact); cosine models are served by L2-normalised embeddings.
 
-Ties are broken deterministically everywhere: score descending, then document id ascending (string
-order), the same rule :func:`synrank.data.trec.write_run` and the evaluator use. When faiss's top-k
+Ties are broken deterministically everywhere, as trec_eval breaks them: score descending, then document
+id descending (string order), the rule :func:`synrank.data.trec.write_run` and the evaluator use. When faiss's top-k
 boundary falls inside a group of equal scores, that query is searched again over the whole chunk so
 the tie-break is exact rather than whatever faiss's heap kept.
 """
@@ -168,7 +168,7 @@ def exact_search(encoder: Any, corpus: Mapping[str, Any], queries: Mapping[str, 
 
     ``corpus``: doc id -> ``{"title", "text"}`` dict or Document; ``queries``: query id -> text.
     ``ignore_identical_ids`` drops a document whose id equals the query id (ArguAna, Quora), as BEIR does.
-    Returns ``{qid: {docid: score}}`` with each ranking in (score desc, doc id asc) order.
+    Returns ``{qid: {docid: score}}`` with each ranking in trec_eval order (score desc, doc id desc).
     """
     import faiss
 
@@ -184,9 +184,9 @@ def exact_search(encoder: Any, corpus: Mapping[str, Any], queries: Mapping[str, 
     n_docs, n_q = len(doc_ids), len(qids)
     if n_docs == 0 or n_q == 0:
         return {q: {} for q in qids}
-    # Rank of each doc id in string order: the secondary sort key of every merge.
+    # Rank of each doc id in descending string order (trec_eval's tie-break): the secondary key of every merge.
     id_rank = np.empty(n_docs, dtype=np.int64)
-    id_rank[np.argsort(np.array(doc_ids, dtype=object), kind="stable")] = np.arange(n_docs)
+    id_rank[np.argsort(np.array(doc_ids, dtype=object), kind="stable")] = np.arange(n_docs)[::-1]
     qid_pos = {q: i for i, q in enumerate(qids)}
     doc_pos = {d: i for i, d in enumerate(doc_ids)}
     # Global position of the document whose id equals each query id (-2 when there is none).
@@ -281,7 +281,7 @@ def rerank(encoder: Any, corpus: Mapping[str, Any], queries: Mapping[str, str], 
         d_emb = np.concatenate(parts) if parts else np.zeros((0, q_emb.shape[1]), np.float32)
         pos = {d: i for i, d in enumerate(sub_ids)}
         for qi, q in enumerate(qids):
-            cands = sorted(candidates_run.get(q, {}))
+            cands = sorted(candidates_run.get(q, {}), reverse=True)
             if ignore_identical_ids:
                 cands = [d for d in cands if d != q]
             if not cands:
@@ -289,7 +289,7 @@ def rerank(encoder: Any, corpus: Mapping[str, Any], queries: Mapping[str, str], 
                 continue
             rows = np.fromiter((pos[d] for d in cands), dtype=np.int64, count=len(cands))
             scores = d_emb[rows] @ q_emb[qi]
-            order = np.lexsort((np.arange(len(cands)), -scores))  # cands is id-sorted: ties by id
+            order = np.lexsort((np.arange(len(cands)), -scores))  # cands in id-descending order: ties by id desc
             if top_k is not None:
                 order = order[:top_k]
             run[q] = {cands[i]: float(scores[i]) for i in order}

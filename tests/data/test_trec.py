@@ -17,8 +17,10 @@ RUN = {
 }
 
 
-def test_sort_run_items_score_desc_then_doc_id_asc():
-    assert sort_run_items({"b": 1.0, "a": 1.0, "c": 2.0}) == [("c", 2.0), ("a", 1.0), ("b", 1.0)]
+def test_sort_run_items_is_trec_eval_order():
+    # score descending, ties by doc id descending (trec_eval's strcmp order)
+    assert sort_run_items({"b": 1.0, "a": 1.0, "c": 2.0}) == [("c", 2.0), ("b", 1.0), ("a", 1.0)]
+    assert sort_run_items({"d10": 1.0, "d9": 1.0, "é": 1.0}) == [("é", 1.0), ("d9", 1.0), ("d10", 1.0)]
     assert sort_run_items([("b", 1), ("a", 3)]) == [("a", 3.0), ("b", 1.0)]
     with pytest.raises(ValueError, match="NaN"):
         sort_run_items({"a": float("nan")})
@@ -36,8 +38,8 @@ def test_round_trip_is_exact(tmp_path, name):
     assert text.splitlines() == [
         "q10 Q0 x 1 0.3333333333333333 bm25",
         f"q10 Q0 y 2 {float(np.float32(0.1))!r} bm25",
-        "q2 Q0 d1 1 2.25 bm25",
-        "q2 Q0 d2 2 2.25 bm25",
+        "q2 Q0 d2 1 2.25 bm25",
+        "q2 Q0 d1 2 2.25 bm25",
         "q2 Q0 d3 3 0.5 bm25",
         "q2 Q0 d10 4 -1.0 bm25",
     ]

@@ -20,7 +20,9 @@ from synrank.evaluation.measures import (
 
 
 def ranking(docs: dict[str, float]) -> list[str]:
-    return [d for d, _ in sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))]
+    """trec_eval's order: score descending, ties by doc id descending."""
+    by_id = sorted(docs.items(), key=lambda kv: kv[0], reverse=True)
+    return [d for d, _ in sorted(by_id, key=lambda kv: -kv[1])]
 
 
 def ref_ndcg(qrels: dict[str, int], ranked: list[str], k: int | None) -> float:
@@ -127,12 +129,12 @@ def test_each_measure_matches_float64_reference(name: str, threshold: int):
 
 
 def test_reference_itself_on_a_worked_example():
-    # q1 ranking: e(0) a(3) b(1) c(2) d(0) u(0); ideal 3,2,2,1
-    dcg = 0 + 3 / math.log2(3) + 1 / 2 + 2 / math.log2(5)
+    # q1 ranking (ties by doc id descending, as trec_eval): e(0) b(1) a(3) d(0) c(2) u(0); ideal 3,2,2,1
+    dcg = 0 + 1 / math.log2(3) + 3 / 2 + 0 + 2 / math.log2(6)
     idcg = 3 + 2 / math.log2(3) + 2 / 2 + 1 / math.log2(5)
     assert ref_ndcg(QRELS["q1"], ranking(RUN["q1"]), 10) == pytest.approx(dcg / idcg, abs=1e-15)
-    # threshold 2: relevant a(rank 2), c(rank 4), x (not retrieved) -> AP = (1/2 + 2/4) / 3
-    assert ref_ap(QRELS["q1"], ranking(RUN["q1"]), 2) == pytest.approx((0.5 + 0.5) / 3)
+    # threshold 2: relevant a(rank 3), c(rank 5), x (not retrieved) -> AP = (1/3 + 2/5) / 3
+    assert ref_ap(QRELS["q1"], ranking(RUN["q1"]), 2) == pytest.approx((1 / 3 + 2 / 5) / 3)
 
 
 def test_ndcg_uses_linear_gains_not_exponential():

@@ -1,4 +1,4 @@
-"""exact_search / rerank against a brute-force reference (float64 numpy, sorted by score desc then id)."""
+"""exact_search / rerank against a brute-force reference (float64 numpy, sorted by score desc then id desc)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from synrank.data.trec import sort_run_items
 from synrank.errors import DatasetError, ModelError
 from synrank.retrieval.cache import EmbeddingCache
 from synrank.retrieval.search import exact_search, rerank
@@ -30,7 +31,7 @@ def brute_force(enc: ToyEncoder, corpus, queries, k, cosine=False, ignore_identi
     s = q @ d.T
     run = {}
     for qi, qid in enumerate(queries):
-        order = sorted(range(len(ids)), key=lambda j: (-s[qi, j], ids[j]))
+        order = sorted(sorted(range(len(ids)), key=lambda j: ids[j], reverse=True), key=lambda j: -s[qi, j])
         if ignore_identical:
             order = [j for j in order if ids[j] != qid]
         run[qid] = [(ids[j], s[qi, j]) for j in order[:k]]
@@ -169,6 +170,6 @@ def test_minilm_matches_beir_exact_search_on_real_slice(shared_datasets, minilm_
     beir = DenseRetrievalExactSearch(SentenceBERT(str(minilm_path)), batch_size=32, show_progress_bar=False)
     ref = beir.search(corpus, queries, top_k=10, score_function="cos_sim")
     for qid in queries:
-        ref_sorted = sorted(ref[qid].items(), key=lambda kv: (-kv[1], kv[0]))
+        ref_sorted = sort_run_items(ref[qid])
         assert list(ours[qid]) == [d for d, _ in ref_sorted]
         assert np.allclose(list(ours[qid].values()), [s for _, s in ref_sorted], atol=1e-4)
