@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,25 @@ def build_model(cfg: ModelConfig, device: str | None = None):
     if cfg.kind == "static":
         return build_static(cfg.base, cfg.max_seq_length, cfg.similarity, device)
     return configure(_load(cfg.base, device), cfg)
+
+
+def inference_max_seq_length(cfg: ModelConfig) -> int | None:
+    """The maximum length the exported model is saved with: the base model's own (``max_seq_length`` of
+    its ``sentence_bert_config.json``), so a trained model is evaluated and used as its base would be;
+    ``model.max_seq_length`` only truncates training inputs. None when it cannot be known (a hub name
+    not on disk) or does not apply (a static encoder's truncation is part of its tokenizer)."""
+    if cfg.kind == "static":
+        return None
+    folder = Path(resolve_model_alias(cfg.base)).expanduser()
+    # sentence-transformers < 6 keeps it in sentence_bert_config.json, 6.x as the tokenizer's model_max_length
+    for name, key in (("sentence_bert_config.json", "max_seq_length"), ("tokenizer_config.json", "model_max_length")):
+        try:
+            value = json.loads((folder / name).read_text("utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and 0 < value <= 1_000_000:
+            return value
+    return None
 
 
 def load_checkpoint_model(path: str, device: str | None = None):

@@ -43,7 +43,7 @@ from synrank.training.distributed import (
     init_distributed,
     shutdown,
 )
-from synrank.training.encoders import build_model, load_checkpoint_model
+from synrank.training.encoders import build_model, inference_max_seq_length, load_checkpoint_model
 from synrank.training.plots import write_loss_csv, write_loss_png
 from synrank.training.sampling import Batch, GroupSampler
 from synrank.training.sources import load_training_items
@@ -254,6 +254,7 @@ class Trainer:
             "total_steps": steps,
             "batches_per_epoch": sampler.batches_per_epoch if sampler else 0,
             "effective_batch_size": self.cfg.batch_size * self.cfg.grad_accumulation,
+            "saved_max_seq_length": inference_max_seq_length(self.cfg.model),
             "world_size": self.dist.world_size,
             "backend": self.dist.backend,
             "device": self.dist.device,
@@ -442,7 +443,7 @@ class Trainer:
         runtime = time.perf_counter() - t0
         if info.is_main:
             if steps == 0 or self.history:
-                ckpt.export_final(self.output, model)
+                self._export(model)
             write_loss_csv(self.output / "loss_curve.csv", self.history)
             write_loss_png(self.output / "loss_curve.png", self.history,
                            f"{cfg.name}: {cfg.loss}, B={cfg.batch_size}, G={cfg.group_size}")
@@ -458,6 +459,20 @@ class Trainer:
         barrier(info)
         return TrainResult(self.output, step, last_loss, runtime, samples / runtime if runtime > 0 else 0.0,
                            resumed_from)
+
+    def _export(self, model) -> None:
+        """Save the final model with the base model's own maximum length (training may truncate harder)."""
+        saved = inference_max_seq_length(self.cfg.model)
+        train_len = getattr(model, "max_seq_length", None)
+        if saved is None or train_len is None or saved == train_len:
+            ckpt.export_final(self.output, model)
+            return
+        logger.info("exporting with max_seq_length %d (the base model's; trained at %d)", saved, train_len)
+        model.max_seq_length = saved
+        try:
+            ckpt.export_final(self.output, model)
+        finally:
+            model.max_seq_length = train_len
 
     def _save(self, step: int, model, optimizer, scheduler, sampler: GroupSampler) -> None:
         rngs = all_gather_objects(self.dist, ckpt.rng_state())
