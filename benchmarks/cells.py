@@ -76,11 +76,12 @@ def resolve_model_spec(spec: str, base_dir: Path | None = None) -> str:
 def model_fingerprint(spec: str) -> dict[str, Any]:
     """What identifies a model's outputs: a folder's content hash, else the spec itself."""
     from synrank.paths import resolve_model_alias
-    from synrank.retrieval.encoders import folder_fingerprint
+    from synrank.retrieval.encoders import folder_fingerprint, folder_is_transformer
 
     resolved = resolve_model_alias(spec)
     if Path(resolved).is_dir():
-        return {"spec": spec, "kind": "folder", "sha256": folder_fingerprint(resolved)}
+        return {"spec": spec, "kind": "folder", "sha256": folder_fingerprint(resolved),
+                "transformer": folder_is_transformer(Path(resolved))}
     if ":" in spec and not Path(spec).exists():
         module = spec.split(":", 1)[0]
         info: dict[str, Any] = {"spec": spec, "kind": "class"}
@@ -96,6 +97,23 @@ def model_fingerprint(spec: str) -> dict[str, Any]:
             pass
         return info
     return {"spec": spec, "kind": "hub"}
+
+
+def encoding_identity(variant: VariantSpec, suite: SuiteConfig, model_identity: dict[str, Any]) -> str | None:
+    """The encoding backend a model row runs on, with ``auto`` decided for this model and CPU: part of
+    the cell key. None for BM25; ``auto`` for a plug-in class or hub model (decided when it runs and
+    recorded in its metrics.json)."""
+    from synrank.retrieval.backends import Backend, default_backend
+
+    if variant.kind == "bm25":
+        return None
+    requested = variant.encoding or suite.encoding
+    if requested != "auto":
+        return Backend.parse(requested).name
+    transformer = model_identity.get("transformer")
+    if transformer is None:
+        return "auto"
+    return default_backend().name if transformer else "torch-fp32"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -173,7 +191,7 @@ def _bm25_cell(variant: VariantSpec, data, ident: dict[str, Any], folder: Path, 
 
 
 def _model_cell(model_spec: str, variant: VariantSpec, data, ident: dict[str, Any], folder: Path,
-                top_k: int, batch_size: int) -> dict[str, Any]:
+                top_k: int, batch_size: int, encoding: str | None) -> dict[str, Any]:
     try:
         from synrank.evaluation.pipeline import evaluate_model
     except ImportError as exc:  # the retrieval area has not landed in this checkout
@@ -184,7 +202,7 @@ def _model_cell(model_spec: str, variant: VariantSpec, data, ident: dict[str, An
         kwargs["max_length"] = variant.max_length
     res = evaluate_model(model_spec, data, split=ident["split"], output_dir=folder, mode=ident["mode"],
                          top_k=top_k, batch_size=variant.batch_size or batch_size, name=variant.name,
-                         **kwargs)
+                         backend=encoding, **kwargs)
     return {"aggregate": dict(res.aggregate), "n_queries": res.n_queries,
             "pipeline_config_hash": res.config_hash, "pipeline_timings": dict(res.timings)}
 
@@ -193,7 +211,8 @@ def _cell_key(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results
               model_identity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str, Path]:
     ident = dataset_identity(ds)
     cell_config = {"schema": CELL_SCHEMA, "model": model_identity, "dataset": ident,
-                   "top_k": ds.top_k or suite.top_k, "max_length": variant.max_length}
+                   "top_k": ds.top_k or suite.top_k, "max_length": variant.max_length,
+                   "encoding": encoding_identity(variant, suite, model_identity)}
     return ident, cell_config, config_hash(cell_config), results / "cells" / variant.name / ds.key
 
 
@@ -247,7 +266,8 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
         else:
             assert model_spec is not None
             with timings.measure("evaluate_model"):
-                out = _model_cell(model_spec, variant, data, ident, folder, top_k, suite.batch_size)
+                out = _model_cell(model_spec, variant, data, ident, folder, top_k, suite.batch_size,
+                                  cell_config["encoding"])
     except SynrankError as exc:
         logger.error("cell %s/%s failed: %s", variant.name, ds.key, exc)
         return CellOutcome(variant.name, ds.key, "failed", time.perf_counter() - start, chash, folder, str(exc))
@@ -384,9 +404,16 @@ def training_key(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[str, An
     return cfg, source, config_hash({"schema": TRAIN_SCHEMA, "train": training_identity(cfg)})
 
 
-def trained_identity(train_hash: str, checkpoint: str, model_sha256: str) -> dict[str, Any]:
+def trained_identity(train_hash: str, checkpoint: str, model_sha256: str, transformer: bool) -> dict[str, Any]:
     """A trained model as an evaluation cell sees it: its training config's hash and its weights'."""
-    return {"kind": "folder", "train_config_hash": train_hash, "spec": checkpoint, "sha256": model_sha256}
+    return {"kind": "folder", "train_config_hash": train_hash, "spec": checkpoint, "sha256": model_sha256,
+            "transformer": transformer}
+
+
+def trains_transformer(suite: SuiteConfig, variant: VariantSpec) -> bool:
+    """Whether a training variant's model is a transformer (not a static encoder)."""
+    cfg, _, _ = training_key(suite, variant)
+    return (cfg.get("model") or {}).get("kind") != "static"
 
 
 def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -> dict[str, Any] | None:
@@ -396,11 +423,12 @@ def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -
     results folder holds markers and per-query scores, not 90 MB checkpoints): only a cell that still has
     to be computed needs the model, and then it is trained again.
     """
-    _, _, thash = training_key(suite, variant)
+    cfg, _, thash = training_key(suite, variant)
     marker = read_marker(results / "train" / variant.name / TRAIN_MARKER)
     if marker is None or marker.get("config_hash") != thash or not marker.get("model_sha256"):
         return None
-    return trained_identity(thash, marker["checkpoint"], marker["model_sha256"])
+    return trained_identity(thash, marker["checkpoint"], marker["model_sha256"],
+                            (cfg.get("model") or {}).get("kind") != "static")
 
 
 def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, overwrite: bool = False,

@@ -39,6 +39,7 @@ from benchmarks.cells import (  # noqa: E402
     run_training,
     train_config_dict,
     trained_identity,
+    trains_transformer,
 )
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
@@ -237,7 +238,7 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                         _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
                         spec = str(tr.checkpoint)
                         identity = trained_identity(tr.config_hash, str(tr.checkpoint.relative_to(results)),
-                                                    tr.model_sha256)
+                                                    tr.model_sha256, trains_transformer(suite, v))
                 except SynrankError as exc:
                     logger.error("%s", exc)
                     failures.append(f"train {v.name}: {exc}")

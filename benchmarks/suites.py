@@ -61,6 +61,8 @@ class VariantSpec:
     train_overrides: dict[str, Any] = field(default_factory=dict)
     batch_size: int | None = None
     max_length: int | None = None
+    #: Encoding backend for this row (synrank.retrieval.backends); defaults to the suite's ``encoding``.
+    encoding: str | None = None
 
     def validate(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -155,6 +157,9 @@ class SuiteConfig:
     primary_measure: str = "nDCG@10"
     batch_size: int = 64
     top_k: int = 1000
+    #: Encoding backend of every model row (``auto``: the fastest that matches fp32 on this CPU); part of
+    #: each cell's key, shown in leaderboard.csv.
+    encoding: str = "auto"
     significance: SignificanceSpec = field(default_factory=SignificanceSpec)
     comparisons: list[Comparison] = field(default_factory=list)
     requires: Requirements = field(default_factory=Requirements)

@@ -29,7 +29,7 @@ from synrank.io import atomic_write_json, folder_lock, sha256_file
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
-from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity, load_encoder
+from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity, encoding_name, load_encoder
 from synrank.retrieval.search import DEFAULT_CHUNK_SIZE, exact_search, rerank
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
                    batch_size: int = 64, cache: bool = True, name: str | None = None,
                    measures: tuple[str, ...] = DEFAULT_MEASURES, max_length: int | None = None,
                    chunk_size: int = DEFAULT_CHUNK_SIZE, show_progress: bool = True,
-                   candidates: str | Path | None = None) -> CellResult:
+                   candidates: str | Path | None = None, backend: str | None = "auto") -> CellResult:
     """Evaluate one model on one dataset split and (when ``output_dir`` is given) write its artifacts.
 
     ``model_spec_or_encoder``: anything :func:`synrank.retrieval.encoders.load_encoder` accepts, or
@@ -104,7 +104,8 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
     ``mode``: ``"full"`` retrieves from the whole corpus; ``"rerank"`` scores only the candidates of
     the dataset's shipped first-stage run (or ``candidates``, a TREC run file); ``"auto"`` re-ranks
     when such a run exists. ``top_k`` caps the ranking depth (full retrieval; for re-ranking it cuts
-    the re-ranked list). Only judged queries are encoded and ranked.
+    the re-ranked list). Only judged queries are encoded and ranked. ``backend``: the encoding backend
+    of a sentence-transformers model (:mod:`synrank.retrieval.backends`; ``auto`` by default).
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {MODES}, got {mode!r}", hint="--mode auto|full|rerank")
@@ -119,7 +120,8 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         else:
             data = load_dataset(dataset, split=split)
         lexical = isinstance(model_spec_or_encoder, str) and model_spec_or_encoder.lower() in LEXICAL_SPECS
-        encoder = None if lexical else load_encoder(model_spec_or_encoder, max_length=max_length)
+        encoder = None if lexical else load_encoder(model_spec_or_encoder, max_length=max_length,
+                                                    **({} if backend in (None, "auto") else {"backend": backend}))
     info = data.info
     if not data.qrels:
         raise ConfigError(f"dataset {info.name!r} split {data.split!r} has no judged queries: nothing to evaluate",
@@ -144,6 +146,7 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         "model_fingerprint": config_hash(bm25_params, 64) if lexical else fingerprint,
         "max_length": None if lexical else getattr(encoder, "max_length", None),
         "similarity": "bm25" if lexical else encoder_similarity(encoder),
+        "encoding": None if lexical else encoding_name(encoder),
         "dataset": info.name,
         "split": data.split,
         "dataset_sha256": data.sha256(),

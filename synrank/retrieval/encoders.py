@@ -31,6 +31,7 @@ import numpy as np
 from synrank.errors import ModelError
 from synrank.io import atomic_write_json, sha256_file
 from synrank.paths import cache_dir, resolve_model_alias
+from synrank.retrieval.backends import Backend, BackendRunner, resolve_backend
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ def encoder_similarity(encoder: Any) -> str:
         raise ModelError(f"encoder {type(encoder).__name__} declares similarity {sim!r}; exact inner-product "
                          f"search supports only {SIMILARITIES}", hint="use a cosine or dot-product model")
     return sim
+
+
+def encoding_name(encoder: Any) -> str | None:
+    """The encoding backend an encoder runs on (``openvino-bf16``...), None for plug-in encoders."""
+    backend = getattr(encoder, "backend", None)
+    return getattr(backend, "name", None) if backend is not None else None
 
 
 def encoder_fingerprint(encoder: Any) -> str | None:
@@ -180,12 +187,19 @@ class SentenceTransformerEncoder:
     all-MiniLM-L6-v2) so that inner product equals cosine; ``dot`` uses raw embeddings.
     Queries and documents go through ``encode_query``/``encode_document`` so a model's configured
     prompts are applied.
+
+    ``backend``: where the transformer runs (:mod:`synrank.retrieval.backends`): ``auto`` (default: the
+    fastest backend that matches fp32 scores on this CPU), ``torch-fp32``, ``torch-bf16``,
+    ``openvino-fp32``, ``openvino-bf16``, ``onnx-fp32``, ``onnx-int8``. It is part of the fingerprint.
     """
 
     def __init__(self, name_or_path: Any, max_length: int | None = None, device: str | None = None,
                  sep: str = TITLE_SEP, show_progress_bar: bool | None = None, lazy: bool = True,
-                 **model_kwargs: Any):
+                 backend: str | Backend | None = "auto", **model_kwargs: Any):
         self.sep = sep
+        self._backend_spec = backend
+        self._backend: Backend | None = None
+        self._runner: BackendRunner | None = None
         self.show_progress_bar = show_progress_bar
         self._folder: Path | None = None
         self._model: Any = None
@@ -249,21 +263,53 @@ class SentenceTransformerEncoder:
         return self._model
 
     @property
+    def backend(self) -> Backend:
+        """The resolved encoding backend (``auto`` decided for this model and CPU)."""
+        if self._backend is None:
+            transformer = folder_is_transformer(self._folder) if self._model is None and self._folder else None
+            probe = self.model if transformer is None else None
+            if probe is None and transformer is False:
+                self._backend = resolve_backend(self._backend_spec, _NotTransformer())
+            else:
+                self._backend = resolve_backend(self._backend_spec, probe)
+        return self._backend
+
+    @property
     def fingerprint(self) -> str:
         """Model weights + config digest (files when loaded from a folder, tensors otherwise) and the
-        settings that change outputs (max length, title separator)."""
+        settings that change outputs (max length, title separator, similarity, encoding backend)."""
         if self._fingerprint is None:
             base = folder_fingerprint(self._folder) if self._folder else module_fingerprint(self.model)
             extra = f"|max_length={self.max_length}|sep={self.sep!r}|sim={self.similarity}"
+            if self.backend.name != "torch-fp32":  # fp32 keeps the fingerprints (and caches) it always had
+                extra += f"|backend={self.backend.name}"
             self._fingerprint = hashlib.sha256((base + extra).encode()).hexdigest()
         return self._fingerprint
 
+    def _prompt(self, fn_name: str) -> str:
+        prompts = getattr(self.model, "prompts", None) or {}
+        names = ("query",) if fn_name == "encode_query" else ("document", "passage", "corpus")
+        for name in names:
+            if prompts.get(name):
+                return str(prompts[name])
+        default = getattr(self.model, "default_prompt_name", None)
+        return str(prompts.get(default) or "") if default else ""
+
     def _encode(self, fn_name: str, texts: list[str], batch_size: int, **kwargs: Any) -> np.ndarray:
-        fn = getattr(self.model, fn_name, None) or self.model.encode
         show = kwargs.pop("show_progress_bar", self.show_progress_bar)
         kwargs.pop("convert_to_tensor", None)
+        normalize = self.similarity == "cosine" and not self.normalizes
+        if self.backend.name != "torch-fp32":
+            if self._runner is None:
+                self._runner = BackendRunner(self.model, self.backend)
+            emb = self._runner.encode(texts, batch_size=batch_size, prompt=self._prompt(fn_name))
+            if normalize:
+                norms = np.linalg.norm(emb, axis=1, keepdims=True)
+                emb = emb / np.where(norms == 0, 1.0, norms)
+            return np.asarray(emb, dtype=np.float32)
+        fn = getattr(self.model, fn_name, None) or self.model.encode
         emb = fn(texts, batch_size=batch_size, show_progress_bar=show, convert_to_numpy=True,
-                 normalize_embeddings=self.similarity == "cosine" and not self.normalizes, **kwargs)
+                 normalize_embeddings=normalize, **kwargs)
         return np.asarray(emb, dtype=np.float32)
 
     def encode_queries(self, queries: list[str], batch_size: int = 64, **kwargs: Any) -> np.ndarray:
@@ -274,7 +320,25 @@ class SentenceTransformerEncoder:
         return self._encode("encode_document", texts, batch_size, **kwargs)
 
     def __repr__(self) -> str:
-        return f"SentenceTransformerEncoder({self.name!r}, max_length={self.max_length}, similarity={self.similarity})"
+        return (f"SentenceTransformerEncoder({self.name!r}, max_length={self.max_length}, "
+                f"similarity={self.similarity}, backend={self._backend.name if self._backend else self._backend_spec})")
+
+
+class _NotTransformer:
+    """Stands for a model whose first module is not a transformer (backend resolution only)."""
+
+    def __getitem__(self, index: int) -> Any:
+        return self
+
+
+def folder_is_transformer(folder: Path) -> bool | None:
+    """From a folder's modules.json: whether its first module is a sentence-transformers Transformer
+    (True/False), or None when the file does not say."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text("utf-8"))
+        return str(modules[0].get("type", "")).endswith(".Transformer")
+    except (OSError, ValueError, IndexError, KeyError, AttributeError, TypeError):
+        return None
 
 
 def _check_model_folder(path: Path) -> None:

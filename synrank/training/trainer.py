@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from synrank.errors import SynrankError, TrainingError
+from synrank.hardware import cpu_has_native_bf16
 from synrank.io import atomic_write_json, folder_lock
 from synrank.provenance import config_hash, environment, peak_rss_mb
 from synrank.training import checkpoint as ckpt
@@ -85,14 +86,6 @@ def seed_everything(seed: int) -> None:
 def _features(model, texts: list[str], device: str) -> dict[str, Any]:
     feats = model.preprocess(texts)
     return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in feats.items()}
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bfloat16 on this CPU natively (AVX-512 or AMX); on AVX2-only CPUs it emulates it."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch build without oneDNN
-        return False
 
 
 def _check_precision(cfg: TrainConfig, device: str) -> None:
