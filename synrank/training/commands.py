@@ -23,6 +23,36 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None, help="override the config's device (cpu, cuda, cuda:1)")
     p.set_defaults(func=run)
 
+    c = subparsers.add_parser(
+        "check-loss", help="which way a training config's loss pushes each grade before training",
+        description="Encode a few batches of the config's training data with its starting model and report, "
+                    "per grade and for in-batch negatives, the descent direction of the loss (-dL/dscore) and "
+                    "the score margin over the negatives. Exit 1 when a higher grade would be pushed below a "
+                    "lower one or below the negatives.")
+    c.add_argument("--config", required=True, help="training config file (.yaml, .toml or .json)")
+    c.add_argument("--temperature", type=float, default=None, help="override loss_kwargs.temperature")
+    c.add_argument("--batches", type=int, default=4, help="batches to measure (default 4)")
+    c.set_defaults(func=run_check_loss)
+
+
+def run_check_loss(args: argparse.Namespace) -> int:
+    from synrank.losses import build_loss
+    from synrank.training.config import load_train_config
+    from synrank.training.encoders import build_model
+    from synrank.training.regime import check_loss_regime
+    from synrank.training.sources import load_training_items
+
+    cfg = load_train_config(args.config)
+    kwargs = dict(cfg.loss_kwargs)
+    if args.temperature is not None:
+        kwargs["temperature"] = args.temperature
+    cfg.loss_kwargs = kwargs
+    items, _ = load_training_items(cfg)
+    report = check_loss_regime(build_model(cfg.model, "cpu"), items, cfg, build_loss(cfg.loss, **kwargs),
+                               n_batches=args.batches)
+    print(f"{cfg.name}: " + report.format_table())
+    return 0 if report.ok else 1
+
 
 def run(args: argparse.Namespace) -> int:
     from synrank.training.config import load_train_config

@@ -46,6 +46,7 @@ from synrank.training.distributed import (
 )
 from synrank.training.encoders import build_model, inference_max_seq_length, load_checkpoint_model
 from synrank.training.plots import write_loss_csv, write_loss_png
+from synrank.training.regime import check_loss_regime
 from synrank.training.sampling import Batch, GroupSampler
 from synrank.training.sources import load_training_items
 
@@ -359,6 +360,14 @@ class Trainer:
             logger.info("resuming %s from step %d", self.output, start_step)
 
         reports_dicts = self._provenance(reports, len(items), steps, sampler)
+        if info.is_main and steps > 0 and start_step == 0:
+            regime = check_loss_regime(model, items, cfg, loss_fn, device=info.device)
+            reports_dicts["loss_regime"] = regime.to_dict()
+            if regime.warning():
+                logger.warning("%s: %s", cfg.name, regime.warning())
+            else:
+                logger.info("%s: loss regime OK (%s)", cfg.name, ", ".join(
+                    f"{k} {v:+.3g}" for k, v in regime.descent_mean.items()))
         if info.is_main:
             atomic_write_json(self.output / "training_config.json", reports_dicts)
 
