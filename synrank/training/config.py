@@ -96,6 +96,9 @@ class TrainConfig:
       (e.g. ``{temperature: 0.05}``); built with :func:`synrank.losses.build_loss`.
     - ``group_size`` (G): passages per query in a batch; ``short_groups``: what to do with groups that
       have fewer passages (see :mod:`synrank.training.sampling`).
+    - ``binary_groups``: when set to a grade ``t``, each group is 1 passage with grade >= t plus
+      ``group_size - 1`` passages below t, drawn at random (SyCL's binary InfoNCE data: trove
+      ``BinaryDataset`` with ``min_score``/``max_score`` t); default: graded groups, one passage per grade.
     - ``max_steps`` (optimizer steps) wins over ``epochs`` when set; ``0`` exports the untrained base.
     - ``warmup_fraction``: linear warm-up over this fraction of the steps, then linear decay to 0.
     - ``precision``: ``fp32``; ``bf16`` = bfloat16 autocast (CPU or GPU; weights and optimizer stay
@@ -116,6 +119,7 @@ class TrainConfig:
     loss: Literal["ws2", "per_query_ws", "infonce", "kl"] = "ws2"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     group_size: int = 4
+    binary_groups: int | None = None
     short_groups: Literal["resample", "drop"] = "resample"
     in_batch_negatives: bool = True
     batch_size: int = 16
@@ -141,6 +145,8 @@ class TrainConfig:
             raise ValueError("name must be a non-empty string without '/'")
         if self.group_size < 1:
             raise ValueError("group_size must be >= 1")
+        if self.binary_groups is not None and (self.binary_groups < 1 or self.group_size < 2):
+            raise ValueError("binary_groups must be a grade >= 1, with group_size >= 2 (1 positive + negatives)")
         if self.batch_size < 1 or self.grad_accumulation < 1:
             raise ValueError("batch_size and grad_accumulation must be >= 1")
         if self.max_steps is not None and self.max_steps < 0:
@@ -172,6 +178,8 @@ class TrainConfig:
         # before them keeps its config hash (training_config.json, benchmark cells, --resume checks).
         if not self.deterministic:
             d.pop("deterministic")
+        if self.binary_groups is None:
+            d.pop("binary_groups")
         return d
 
 

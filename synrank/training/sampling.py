@@ -77,6 +77,25 @@ def select_passages(group: TrainingGroup, group_size: int, rng: np.random.Genera
     return [picked[k] for k in order]
 
 
+def select_binary(group: TrainingGroup, group_size: int, rng: np.random.Generator, threshold: int) -> list[Passage]:
+    """SyCL's binary groups (trove ``BinaryDataset``, the reference's InfoNCE data): one positive drawn
+    uniformly from the passages with grade >= ``threshold``, then ``group_size - 1`` negatives drawn
+    uniformly from those below it, without replacement (with replacement when there are too few).
+    Positive first. A group without a positive or without a negative is a :class:`TrainingError`."""
+    positives = [p for p in group.passages if p.grade >= threshold]
+    negatives = [p for p in group.passages if p.grade < threshold]
+    if not positives or (group_size > 1 and not negatives):
+        raise TrainingError(f"group {group.query_id!r} has no passage {'at or above' if not positives else 'below'} "
+                            f"grade {threshold}: a binary group needs both",
+                            hint="use graded groups, or data with positives and negatives for every query")
+    chosen = [positives[int(rng.integers(len(positives)))]]
+    n_neg = group_size - 1
+    replace = len(negatives) < n_neg
+    if n_neg:
+        chosen += [negatives[k] for k in rng.choice(len(negatives), size=n_neg, replace=replace).tolist()]
+    return chosen
+
+
 class TrainingItem(Protocol):
     """One training example before sampling: turns into (query, G passages, G grades) given an RNG."""
 
@@ -91,10 +110,15 @@ class GroupItem:
     """A graded group (synthetic or real labelled data)."""
 
     group: TrainingGroup
+    #: When set: binary groups (:func:`select_binary`) at this relevance threshold instead of graded ones.
+    binary_threshold: int | None = None
 
     def draw(self, rng: np.random.Generator, group_size: int,
              short_groups: ShortPolicy) -> tuple[str, list[str], list[int]]:
-        chosen = select_passages(self.group, group_size, rng, short_groups)
+        if self.binary_threshold is not None:
+            chosen = select_binary(self.group, group_size, rng, self.binary_threshold)
+        else:
+            chosen = select_passages(self.group, group_size, rng, short_groups)
         return self.group.query, [p.text for p in chosen], [p.grade for p in chosen]
 
     def size(self) -> int:

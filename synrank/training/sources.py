@@ -266,10 +266,10 @@ def load_training_items(cfg: TrainConfig) -> tuple[list[TrainingItem], list[Sour
             guard = evaluation_query_guard()
         if src.kind == "groups":
             groups, report = load_group_source(src, cfg.on_evaluation_query, guard)
-            new: list[TrainingItem] = [GroupItem(g) for g in groups]
+            new: list[TrainingItem] = [GroupItem(g, cfg.binary_groups) for g in groups]
         elif src.kind == "supervised":
             groups, report = load_supervised_source(src, cfg.on_evaluation_query, guard)
-            new = [GroupItem(g) for g in groups]
+            new = [GroupItem(g, cfg.binary_groups) for g in groups]
         else:
             crops, report = load_self_supervised_source(src)
             new = list(crops)

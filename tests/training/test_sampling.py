@@ -9,7 +9,7 @@ import pytest
 
 from synrank.data.groups import Passage, TrainingGroup
 from synrank.errors import TrainingError
-from synrank.training.sampling import GroupItem, GroupSampler, drop_short, select_passages
+from synrank.training.sampling import GroupItem, GroupSampler, drop_short, select_binary, select_passages
 
 
 def group(grades: list[int], qid: str = "q") -> TrainingGroup:
@@ -117,3 +117,17 @@ def test_shard_splits_queries_and_their_passages():
 def test_too_few_items_for_a_batch():
     with pytest.raises(TrainingError, match="fewer than batch_size"):
         GroupSampler(_items(3), batch_size=4, group_size=2, seed=0)
+
+
+def test_binary_groups_one_positive_then_negatives():
+    """SyCL's binary InfoNCE groups: 1 passage with grade >= 2, then 2 below 2, each drawn at random."""
+    group = TrainingGroup("q1", "query", [Passage("a", 3), Passage("b", 2), Passage("c", 1), Passage("d", 0)])
+    seen_pos = set()
+    for seed in range(40):
+        chosen = select_binary(group, 3, np.random.default_rng(seed), threshold=2)
+        assert chosen[0].grade >= 2 and all(p.grade < 2 for p in chosen[1:])
+        assert len({p.text for p in chosen[1:]}) == 2  # without replacement while enough negatives exist
+        seen_pos.add(chosen[0].text)
+    assert seen_pos == {"a", "b"}  # the positive is drawn, not always the top grade
+    with pytest.raises(TrainingError, match="binary group needs both"):
+        select_binary(TrainingGroup("q2", "query", [Passage("x", 0)]), 3, np.random.default_rng(0), 2)
