@@ -111,13 +111,15 @@ def _caption(measure: str, test: str, seeds: bool, width: float) -> str:
     return textwrap.fill(text, width=max(40, int(width * 19)))
 
 
-def _figure(plt, width: float, panel_rows: int, body: float, title: str, alpha: float, caption: str):
+def _figure(plt, width: float, panel_rows: int, body: float, title: str, alpha: float, caption: str,
+            panel_title: float):
     """A figure laid out in inches from the top: title, legend, ``panel_rows`` rows of panels of
     height ``body`` (each with a title above and an axis label below), caption. Returns the figure
-    and a function giving a panel's [left, bottom, width, height] in figure fractions."""
+    and a function giving a panel's [left, bottom, width, height] in figure fractions. ``panel_title``:
+    inches kept above each panel for its title."""
     n_caption = caption.count("\n") + 1
     legend_h = 0.2 * math.ceil(4 / _legend_columns(width)) + 0.1
-    head, panel_gap, foot = 0.35 + legend_h + 0.45, 0.95, 0.45 + 0.13 * n_caption
+    head, panel_gap, foot = 0.35 + legend_h + panel_title, 0.5 + panel_title, 0.45 + 0.13 * n_caption
     height = head + panel_rows * body + (panel_rows - 1) * panel_gap + foot
     fig = plt.figure(figsize=(width, height))
     fig.suptitle(title, y=1 - 0.08 / height, va="top", fontsize=10)
@@ -170,7 +172,7 @@ def plot_leaderboard(rows: list[dict[str, Any]], folder: Path, measure: str, mod
             width = label_w + 3.6
             caption = _caption(measure, test, seeds, width)
             fig, box = _figure(plt, width, 1, body, f"{title}: {measure} on {d}" if title else f"{measure} on {d}",
-                               alpha, caption)
+                               alpha, caption, panel_title=0.3)
             ax = fig.add_axes(box(0, label_w, 3.3))
             _panel(ax, rs, order, alpha, labels=True)
             ax.set_title(f"{d} ({rs[0]['n_queries']} queries)", fontsize=8.5)
@@ -182,7 +184,8 @@ def plot_leaderboard(rows: list[dict[str, Any]], folder: Path, measure: str, mod
         panel_w, gap = 2.1, 0.25
         width = label_w + cols * panel_w + (cols - 1) * gap + 0.3
         caption = _caption(measure, test, seeds, width)
-        fig, box = _figure(plt, width, panel_rows, body, f"{title}: {measure}" if title else measure, alpha, caption)
+        fig, box = _figure(plt, width, panel_rows, body, f"{title}: {measure}" if title else measure, alpha, caption,
+                           panel_title=0.45)
         for i, (d, rs) in enumerate(per_ds.items()):
             ax = fig.add_axes(box(i // cols, label_w + (i % cols) * (panel_w + gap), panel_w))
             _panel(ax, rs, order, alpha, labels=i % cols == 0)
