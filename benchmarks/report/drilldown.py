@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ EXTREMES = 15
 QUERY_CHARS = 200
 DOC_CHARS = 240
 RUN_FILE = "run.trec.gz"
+
+
+def _num(x: float | None) -> float | None:
+    """A number for JSON: None for NaN (not representable)."""
+    return None if x is None or math.isnan(x) else float(x)
 
 
 def cut(text: str, n: int) -> str:
@@ -138,8 +144,9 @@ def drilldown_data(report: Report) -> dict[str, Any]:
         for d in report.datasets:
             s = report.pair_stats(p, d)
             if s is not None:
-                stats[d] = {"diff": s["mean_diff"], "p": s["p"], "p_holm": s["p_holm"],
-                            "mark": report.mark(s["p_holm"], s["mean_diff"]), "a": s["value"], "b": s["baseline_value"]}
+                stats[d] = {"diff": _num(s["mean_diff"]), "p": _num(s["p"]), "p_holm": _num(s["p_holm"]),
+                            "mark": report.mark(s["p_holm"], s["mean_diff"]), "a": _num(s["value"]),
+                            "b": _num(s["baseline_value"])}
         data["pairs"].append({"a": p.model, "b": p.baseline, "kind": p.kind, "stats": stats})
     for d in report.datasets:
         present = [m for m in models if (m, d) in report.cells]

@@ -70,7 +70,7 @@ def project_path(path: str | None) -> str:
 # Score tables
 # ---------------------------------------------------------------------------------------------------
 
-def _entry_td(e: Entry | None, report: Report, row: TableRow, column: str) -> str:
+def _entry_td(e: Entry | None, row: TableRow, column: str) -> str:
     if e is None:
         return '<td class="num missing" data-sort="">—</td>'
     classes = ["num"]
@@ -100,8 +100,8 @@ def score_table_html(report: Report, measure: str, table_id: str | None) -> str:
     body = []
     for row in table:
         cells = [f'<td class="model">{_e(row.model)}</td>', f"<td>{_e(row.variant)}</td>", f"<td>{_e(row.vs)}</td>"]
-        cells += [_entry_td(e, report, row, d) for e, d in zip(row.entries, report.datasets, strict=True)]
-        cells.append(_entry_td(row.mean, report, row, "mean"))
+        cells += [_entry_td(e, row, d) for e, d in zip(row.entries, report.datasets, strict=True)]
+        cells.append(_entry_td(row.mean, row, "mean"))
         body.append(f'<tr data-model="{_e(row.model)}">' + "".join(cells) + "</tr>")
     ident = f' id="{table_id}"' if table_id else ""
     return (f'<div class="scroll"><table class="board sortable"{ident} data-measure="{_e(measure)}">'
@@ -313,7 +313,8 @@ def _provenance_section(report: Report) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 def _json_for_script(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside <script>: no NaN (not JSON), and no "<" that could end or comment the element."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
 
 def results_label(report: Report) -> str:

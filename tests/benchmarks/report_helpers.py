@@ -109,6 +109,7 @@ def make_fixture(tmp: Path, n_queries: int = 14, seed: int = 0) -> Fixture:
     (ds / "corpus.jsonl").write_text("".join(json.dumps({"_id": d, "title": f"Title {d}", "text": f"text of {d} " * 30})
                                              + "\n" for d in docs))
     queries = {q: f"question number {q} about topic {i}" for i, q in enumerate(qids)}
+    queries[qids[0]] += ' </script><!-- "quoted" & <b>markup</b>'  # must survive the page as text
     (ds / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
     qrels: dict[str, dict[str, int]] = {}
     for q in qids:

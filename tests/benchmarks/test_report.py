@@ -293,6 +293,17 @@ def test_drilldown_data_matches_runs_and_qrels(toy):
     assert any("texts left out" in n for n in missing["notes"])
 
 
+def test_page_embeds_data_safely(toy):
+    fx, suite, report = toy
+    write_report(report, plots=False)
+    page = (fx.results / REPORT_PAGE).read_text()
+    scripts = parse_html(page).find_all("script")
+    assert [sc.attrs.get("type") for sc in scripts] == ["application/json", None]  # the text did not end it
+    data = json.loads(scripts[0].text())
+    assert data["datasets"]["toyds"]["queries"][0] == fx.queries[fx.qids[0]]
+    assert "</script><!--" not in page.split('id="report-data">')[1].split("</script>")[0]
+
+
 def test_extreme_queries_keeps_largest_gains_and_losses():
     n = 2 * EXTREMES + 10
     a = [float(i) for i in range(n)]

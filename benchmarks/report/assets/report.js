@@ -37,6 +37,7 @@
     return node;
   }
   function fmt(x, digits) { return x === null || x === undefined ? "—" : x.toFixed(digits === undefined ? 4 : digits); }
+  function prec(x) { return x === null || x === undefined ? "—" : x.toPrecision(3); }
   function signed(x) { return x === null || x === undefined ? "—" : (x > 0 ? "+" : x < 0 ? "−" : "±") + Math.abs(x).toFixed(4); }
 
   // ------------------------------------------------------------------ sortable tables
@@ -173,8 +174,8 @@
     if (st) {
       summary.appendChild(el("span", { "class": st.diff > 0 ? "delta-pos" : st.diff < 0 ? "delta-neg" : "",
         text: "mean Δ " + signed(st.diff) + (st.mark || "") }));
-      summary.appendChild(document.createTextNode(" (" + fmt(st.a) + " vs " + fmt(st.b) + "; p " + st.p.toPrecision(3) +
-        ", p_holm " + st.p_holm.toPrecision(3) + (pair.kind === "baseline" ? ", row vs its baseline" : ", suite comparison") + "). "));
+      summary.appendChild(document.createTextNode(" (" + fmt(st.a) + " vs " + fmt(st.b) + "; p " + prec(st.p) +
+        ", p_holm " + prec(st.p_holm) + (pair.kind === "baseline" ? ", row vs its baseline" : ", suite comparison") + "). "));
     }
     summary.appendChild(document.createTextNode(rows.length + " queries: " + wins + " better, " + losses + " worse, " +
       (rows.length - wins - losses) + " tied."));
