@@ -1,17 +1,24 @@
-"""Leaderboard of a suite from its finished cells: long CSV, wide Markdown, significance vs baselines.
+"""The leaderboard's numbers, from a suite's finished cells: scores, intervals, significance, costs.
 
-Reads every finished cell (``cells/<model>/<dataset>/cell.json`` + ``per_query.tsv``) of the models
-and datasets asked for, and writes
+Reads every finished cell (``cells/<model>/<dataset>/cell.json`` + ``per_query.tsv``) of the rows and
+datasets asked for and computes, per (row, dataset, measure), the value, the 95% t-interval of the mean
+per-query score, and the paired t-test and randomization test against the row's baseline (each also
+Holm-adjusted across the datasets of that row and measure); the same tests for the suite's extra
+``comparisons``; and what each model cost (training steps and seconds, evaluation seconds).
 
-* ``leaderboard.csv`` — long format, one row per (model, dataset, measure): value, n_queries,
-  95% t-interval of the mean per-query score, the baseline it is tested against, mean difference,
-  p-values of the paired t-test and of the randomization test (each also Holm-adjusted across the
-  datasets of that model and measure), and ``p_value`` / ``p_holm`` = the suite's chosen test;
-* ``significance.csv`` — the suite's extra ``comparisons`` (model vs baseline pairs), same tests;
-* ``costs.csv`` — per model: training steps and wall seconds (trained variants), evaluation wall seconds
-  summed over the datasets (each cell's own time, also for cells reused from the cache);
-* ``leaderboard.md`` — one wide table per measure (datasets as columns plus a mean column, best value
-  of each column in bold, † / ‡ = significantly better / worse than the row's baseline after Holm).
+Rendering (``leaderboard.csv``, ``significance.csv``, ``costs.csv``, ``leaderboard.md``, the HTML report
+and the plots) lives in :mod:`benchmarks.report`, which builds one report object from these rows.
+
+Two kinds of folders besides a freshly run one are read:
+
+* **committed results without completion markers** (``results/smoke`` leaves ``cell.json`` out so that
+  a fresh clone reruns the suite): a cell is then its ``metrics.json`` + ``per_query.tsv``, with the
+  config hash and timings the suite's ``manifest.json`` recorded for it (same dataset checksum and
+  query count, else the cell is ignored);
+* **seed replicates**: the cells of a row ``R`` are ``cells/R/`` and every ``cells/R@seed<N>/``. With
+  more than one, the row's value is the mean over replicates, ``sd`` their sample standard deviation
+  (ddof 1), and the tests and intervals use the per-query scores averaged over replicates (every
+  replicate must hold the same queries).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import csv
 import io
 import logging
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,26 +45,56 @@ from synrank.evaluation.significance import (
     paired_t_test,
     randomization_test,
 )
-from synrank.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("model", "variant", "base", "dataset", "split", "mode", "measure", "value", "n_queries",
                "ci_low", "ci_high", "baseline", "mean_diff", "p_value", "p_holm", "p_ttest", "p_ttest_holm",
                "p_randomization", "p_randomization_holm", "config_hash", "subsampled")
+#: Appended to ``CSV_COLUMNS`` when any row aggregates seed replicates.
+SEED_COLUMNS = ("n_seeds", "sd")
+SIGNIFICANCE_COLUMNS = ("model", "baseline", "dataset", "measure", "value", "baseline_value", "n_queries",
+                        "mean_diff", "p_ttest", "p_ttest_holm", "p_randomization", "p_randomization_holm")
+COST_COLUMNS = ("model", "train_steps", "train_seconds", "eval_seconds", "eval_cells", "total_seconds")
 CI_METHOD = "t"  # Student-t 95% interval of the mean per-query score
+#: A cell folder holding one seed replicate of leaderboard row ``row``.
+SEED_FOLDER_RE = re.compile(r"^(?P<row>.+)@seed(?P<seed>[0-9]+)$")
 
 
 @dataclass
 class Cell:
+    """One leaderboard cell (row x dataset): one cell folder, or the mean of several seed replicates."""
+
     model: str
     dataset: str
-    marker: dict[str, Any]
-    per_query: dict[str, dict[str, float]] = field(repr=False)
+    marker: dict[str, Any]  # the first replicate's completion marker
+    per_query: dict[str, dict[str, float]] = field(repr=False)  # mean over replicates per query
+    replicates: list[str] = field(default_factory=list)  # cell folder names
+    replicate_markers: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def n_seeds(self) -> int:
+        return max(1, len(self.replicates))
 
     @property
     def aggregate(self) -> dict[str, float]:
-        return self.marker["aggregate"]
+        if len(self.replicate_markers) <= 1:
+            return self.marker["aggregate"]
+        aggs = [mk["aggregate"] for mk in self.replicate_markers]
+        return {m: float(np.mean([a[m] for a in aggs])) for m in aggs[0] if all(m in a for a in aggs)}
+
+    @property
+    def config_hash(self) -> str:
+        """The cell's config hash; replicates' hashes joined by ``;``."""
+        if len(self.replicate_markers) <= 1:
+            return self.marker["config_hash"]
+        return ";".join(str(mk["config_hash"]) for mk in self.replicate_markers)
+
+    def seed_values(self, measure: str) -> list[float]:
+        """Each replicate's value (one per seed; empty for a cell without replicates)."""
+        if len(self.replicate_markers) <= 1:
+            return []
+        return [float(mk["aggregate"][measure]) for mk in self.replicate_markers]
 
 
 def read_per_query(path: Path) -> dict[str, dict[str, float]]:
@@ -77,22 +115,86 @@ def read_per_query(path: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def load_cells(results: Path, models: Iterable[str], datasets: Iterable[str]) -> dict[tuple[str, str], Cell]:
+def replicate_folders(results: Path, models: Iterable[str]) -> dict[str, list[str]]:
+    """Per row, its cell folder names: ``<row>`` (when present) then ``<row>@seed<N>`` by seed."""
+    seeded: dict[str, list[tuple[int, str]]] = {}
+    cells_dir = results / "cells"
+    if cells_dir.is_dir():
+        for p in cells_dir.iterdir():
+            match = SEED_FOLDER_RE.match(p.name)
+            if match and p.is_dir():
+                seeded.setdefault(match["row"], []).append((int(match["seed"]), p.name))
+    out = {}
+    for m in models:
+        names = [m] if (cells_dir / m).is_dir() or m not in seeded else []
+        out[m] = names + [name for _, name in sorted(seeded.get(m, []))]
+    return out
+
+
+def _manifest_cells(results: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    manifest = read_marker(results / "manifest.json") or {}
+    return {(c["model"], c["dataset"]): c for c in manifest.get("cells", []) if "model" in c and "dataset" in c}
+
+
+def committed_marker(folder: Path, entry: dict[str, Any] | None, variant: str, base: str) -> dict[str, Any] | None:
+    """A completion marker rebuilt from what committed results keep: ``metrics.json`` and the manifest's
+    record of the cell (``entry``); None when either is missing or they do not describe the same run."""
+    metrics = read_marker(folder / "metrics.json")
+    if metrics is None or entry is None or not (folder / "per_query.tsv").exists():
+        return None
+    dataset = metrics.get("dataset") or {}
+    config = metrics.get("config") or {}
+    if dataset.get("sha256") != entry.get("dataset_sha256") or metrics.get("n_queries") != entry.get("n_queries"):
+        logger.warning("%s: metrics.json and manifest.json describe different runs; cell ignored", folder)
+        return None
+    return {"aggregate": metrics["aggregate"], "n_queries": metrics["n_queries"], "variant": variant, "base": base,
+            "split": dataset.get("split") or config.get("split", ""),
+            "mode": metrics.get("mode") or config.get("mode", ""),
+            "config_hash": entry["config_hash"], "timings": entry.get("timings") or {"total": entry.get("seconds")},
+            "subsample": True if entry.get("subsampled") else None, "from": "metrics.json + manifest.json"}
+
+
+def load_cells(results: Path, models: Iterable[str], datasets: Iterable[str],
+               labels: dict[str, tuple[str, str]] | None = None) -> dict[tuple[str, str], Cell]:
+    """Finished cells by (row, dataset). ``labels`` gives a row's (variant, base) for cells read without
+    a marker (default: the row name and no base)."""
+    models, datasets, labels = list(models), list(datasets), labels or {}
+    folders = replicate_folders(results, models)
+    manifest: dict[tuple[str, str], dict[str, Any]] | None = None
     cells: dict[tuple[str, str], Cell] = {}
     for m in models:
         for d in datasets:
-            folder = results / "cells" / m / d
-            marker = read_marker(folder / CELL_MARKER)
-            if marker is None:
-                continue
-            cells[(m, d)] = Cell(m, d, marker, read_per_query(folder / "per_query.tsv"))
+            markers, per_query, names = [], [], []
+            for name in folders[m]:
+                folder = results / "cells" / name / d
+                marker = read_marker(folder / CELL_MARKER)
+                if marker is None and (folder / "metrics.json").exists():
+                    manifest = _manifest_cells(results) if manifest is None else manifest
+                    variant, base = labels.get(m, (m, ""))
+                    marker = committed_marker(folder, manifest.get((name, d)), variant, base)
+                if marker is None:
+                    continue
+                markers.append(marker)
+                per_query.append(read_per_query(folder / "per_query.tsv"))
+                names.append(name)
+            if markers:
+                cells[(m, d)] = Cell(m, d, markers[0], _mean_per_query(per_query, names, d), names, markers)
     return cells
 
 
-def _fmt(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    return repr(float(x))
+def _mean_per_query(tables: list[dict[str, dict[str, float]]], names: list[str], dataset: str,
+                    ) -> dict[str, dict[str, float]]:
+    if len(tables) == 1:
+        return tables[0]
+    out: dict[str, dict[str, float]] = {}
+    for measure in set.intersection(*(set(t) for t in tables)):
+        ids = list(tables[0][measure])
+        for t, name in zip(tables[1:], names[1:], strict=True):
+            if set(t[measure]) != set(ids):
+                raise SynrankError(f"cells/{name}/{dataset}/per_query.tsv: other queries than "
+                                   f"cells/{names[0]}/{dataset}/per_query.tsv; seed replicates must share them")
+        out[measure] = {q: float(np.mean([t[measure][q] for t in tables])) for q in ids}
+    return out
 
 
 def _compare(cell: Cell, base: Cell, measure: str, permutations: int, seed: int) -> dict[str, float]:
@@ -131,14 +233,18 @@ def build_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], models: l
                     raise SynrankError(f"{cell.model}/{d}: per_query.tsv has no {measure!r} column")
                 scores = np.array(list(cell.per_query[measure].values()))
                 ci = mean_confidence_interval(scores, method=CI_METHOD)
+                seeds = cell.seed_values(measure)
                 row: dict[str, Any] = {
                     "model": m, "variant": cell.marker.get("variant", m), "base": cell.marker.get("base") or "",
                     "dataset": d, "split": cell.marker.get("split", ""), "mode": cell.marker.get("mode", ""),
                     "measure": measure, "value": float(cell.aggregate[measure]),
                     "n_queries": int(cell.marker["n_queries"]), "ci_low": ci.low, "ci_high": ci.high,
-                    "baseline": base_name if base_name != m else "", "config_hash": cell.marker["config_hash"],
+                    "baseline": base_name if base_name != m else "",
+                    "config_hash": cell.config_hash,
                     "subsampled": bool(cell.marker.get("subsample")),
                     "mean_diff": math.nan, "p_ttest": math.nan, "p_randomization": math.nan,
+                    "n_seeds": cell.n_seeds, "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else math.nan,
+                    "seed_values": seeds, "replicates": list(cell.replicates),
                 }
                 if base is not None:
                     row.update(_compare(cell, base, measure, sig.permutations, sig.seed))
@@ -169,33 +275,52 @@ def comparison_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], data
     return rows
 
 
-def _csv(rows: list[dict[str, Any]], columns: Iterable[str]) -> str:
+def fmt_float(x: float | None) -> str:
+    """A float as the CSV files write it: full precision (``repr``), empty for None / NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return repr(float(x))
+
+
+def to_csv(rows: list[dict[str, Any]], columns: Iterable[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     columns = list(columns)
     w.writerow(columns)
     for r in rows:
-        w.writerow([_fmt(r.get(c)) if isinstance(r.get(c), float) else r.get(c, "") for c in columns])
+        w.writerow([fmt_float(r.get(c)) if isinstance(r.get(c), float) else r.get(c, "") for c in columns])
     return buf.getvalue()
 
 
-COST_COLUMNS = ("model", "train_steps", "train_seconds", "eval_seconds", "eval_cells", "total_seconds")
-
-
 def cost_rows(results: Path, models: list[str], datasets: list[str]) -> list[dict[str, Any]]:
-    """What each model cost: training (steps, wall seconds) and evaluation (wall seconds over its cells)."""
+    """What each model (cell folder) cost: training (steps, wall seconds) and evaluation (wall seconds
+    over its cells). Committed results without markers fall back on what ``manifest.json`` recorded."""
+    manifest = read_marker(results / "manifest.json") or {}
+    trained = {t["model"]: t for t in manifest.get("training", []) if "model" in t}
+    recorded = {(c["model"], c["dataset"]): c for c in manifest.get("cells", []) if "model" in c}
     rows = []
     for model in models:
         steps = train_s = None
         marker = read_marker(results / "train" / model / TRAIN_MARKER)
+        checkpoint = None
+        has_training = marker is not None or model in trained
         if marker is not None:
             train_s = (marker.get("timings") or {}).get("train")
             checkpoint = marker.get("checkpoint")
-            state = read_marker(results / checkpoint / "trainer_state.json") if checkpoint else None
+        elif model in trained:
+            train_s = trained[model].get("seconds")
+            checkpoint = f"train/{model}/model"
+        if checkpoint:
+            state = read_marker(results / checkpoint / "trainer_state.json")
             steps = state.get("global_step") if state else None
-        evals = [read_marker(results / "cells" / model / d / CELL_MARKER) for d in datasets]
-        eval_s = [float((m.get("timings") or {}).get("total", 0.0)) for m in evals if m is not None]
-        if marker is None and not eval_s:
+        eval_s = []
+        for d in datasets:
+            cm = read_marker(results / "cells" / model / d / CELL_MARKER)
+            if cm is None and (results / "cells" / model / d / "metrics.json").exists():
+                cm = recorded.get((model, d))
+            if cm is not None:
+                eval_s.append(float((cm.get("timings") or {}).get("total", 0.0)))
+        if not has_training and not eval_s:
             continue
         total = (train_s or 0.0) + sum(eval_s)
         rows.append({"model": model, "train_steps": steps, "train_seconds": train_s,
@@ -204,123 +329,11 @@ def cost_rows(results: Path, models: list[str], datasets: list[str]) -> list[dic
     return rows
 
 
-def cost_markdown(rows: list[dict[str, Any]], n_datasets: int) -> list[str]:
-    if not rows:
-        return []
-    lines = ["## Cost (wall seconds on the machine of the run; see `manifest.json`)", "",
-             "| model | training steps | training (s) | evaluation (s) | cells | total (s) |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        steps = "—" if r["train_steps"] is None else str(r["train_steps"])
-        train = "—" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
-        lines.append(f"| {r['model']} | {steps} | {train} | {r['eval_seconds']:.1f} | "
-                     f"{r['eval_cells']}/{n_datasets} | {r['total_seconds']:.1f} |")
-    return lines + [""]
+def __getattr__(name: str) -> Any:
+    """``write_leaderboard`` moved to :mod:`benchmarks.report` (which imports this module, hence the
+    lazy import); it stays importable from here for existing callers."""
+    if name == "write_leaderboard":
+        from benchmarks.report import write_leaderboard
 
-
-def markdown(suite: SuiteConfig, rows: list[dict[str, Any]], models: list[str], datasets: list[str],
-             measures: list[str], baselines: dict[str, str], comp_rows: list[dict[str, Any]],
-             notes: list[str], costs: list[dict[str, Any]] | None = None) -> str:
-    alpha = suite.significance.alpha
-    test = ("two-sided paired randomization test (sign flips, "
-            f"{suite.significance.permutations} permutations, seed {suite.significance.seed})"
-            if suite.significance.test == "randomization" else "two-sided paired t-test")
-    lines = [f"# Leaderboard: suite `{suite.name}`", ""]
-    if suite.description:
-        lines += [suite.description.strip(), ""]
-    lines += [f"† / ‡: significantly better / worse than the row's baseline (column *vs*), {test}, "
-              f"Holm–Bonferroni across the datasets of each row, p_holm < {alpha}. "
-              "Bold: best value in the column. *mean*: mean over the datasets (only for rows with all of them). "
-              "All p-values, both tests and 95% t-intervals of the mean per-query score are in `leaderboard.csv`.",
-              ""]
-    by_key = {(r["model"], r["dataset"], r["measure"]): r for r in rows}
-    for measure in measures:
-        lines += [f"## {measure}", ""]
-        header = ["model", "variant", "vs", *datasets, "mean"]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(datasets) + 1)) + "|")
-        best: dict[str, float] = {}
-        means: dict[str, float | None] = {}
-        for m in models:
-            vals = [by_key[(m, d, measure)]["value"] for d in datasets if (m, d, measure) in by_key]
-            means[m] = float(np.mean(vals)) if len(vals) == len(datasets) else None
-        for d in [*datasets, "mean"]:
-            vals = ([by_key[(m, d, measure)]["value"] for m in models if (m, d, measure) in by_key]
-                    if d != "mean" else [v for v in means.values() if v is not None])
-            if vals:
-                best[d] = max(vals)
-        for m in models:
-            if not any((m, d, measure) in by_key for d in datasets):
-                continue
-            first = next(by_key[(m, d, measure)] for d in datasets if (m, d, measure) in by_key)
-            cells = []
-            for d in datasets:
-                r = by_key.get((m, d, measure))
-                if r is None:
-                    cells.append("—")
-                    continue
-                text = f"{r['value']:.4f}"
-                if abs(r["value"] - best[d]) < 1e-12:
-                    text = f"**{text}**"
-                p = r.get("p_holm", math.nan)
-                if not math.isnan(p) and p < alpha:
-                    text += "†" if r["mean_diff"] > 0 else "‡"
-                cells.append(text)
-            mean = means[m]
-            mtext = "—" if mean is None else f"{mean:.4f}"
-            if mean is not None and abs(mean - best["mean"]) < 1e-12:
-                mtext = f"**{mtext}**"
-            vs = baselines.get(m, suite.baseline)
-            lines.append("| " + " | ".join([m, first["variant"], "—" if vs == m else vs, *cells, mtext]) + " |")
-        lines.append("")
-    nq = {}
-    for r in rows:
-        nq.setdefault(r["dataset"], set()).add((r["n_queries"], r["split"], r["mode"], r["subsampled"]))
-    lines += ["## Datasets", "", "| dataset | split | mode | queries | subsampled |", "|---|---|---|---:|---|"]
-    for d in datasets:
-        for n, split, mode, sub in sorted(nq.get(d, set()), key=str):
-            lines.append(f"| {d} | {split} | {mode} | {n} | {'yes' if sub else 'no'} |")
-    lines.append("")
-    if comp_rows:
-        primary = suite.primary_measure
-        lines += [f"## Pairwise comparisons ({primary})", "",
-                  "| model | baseline | dataset | model | baseline | Δ | p (t) | p (rand.) | p_holm (rand.) |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-        for r in comp_rows:
-            if r["measure"] != primary:
-                continue
-            lines.append(f"| {r['model']} | {r['baseline']} | {r['dataset']} | {r['value']:.4f} | "
-                         f"{r['baseline_value']:.4f} | {r['mean_diff']:+.4f} | {r['p_ttest']:.4g} | "
-                         f"{r['p_randomization']:.4g} | {r['p_randomization_holm']:.4g} |")
-        lines.append("")
-    lines += cost_markdown(costs or [], len(datasets))
-    if notes:
-        lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
-    return "\n".join(lines)
-
-
-def write_leaderboard(suite: SuiteConfig, results: Path, models: list[str], baselines: dict[str, str],
-                      datasets: list[str] | None = None, notes: list[str] | None = None,
-                      plots: bool = True) -> dict[str, Any]:
-    """Write leaderboard.csv, significance.csv, leaderboard.md (and plots); return a summary."""
-    datasets = datasets or [d.key for d in suite.datasets]
-    cells = load_cells(results, models, datasets)
-    rows = build_rows(suite, cells, models, datasets, baselines)
-    comp = comparison_rows(suite, cells, datasets)
-    atomic_write_text(results / "leaderboard.csv", _csv(rows, CSV_COLUMNS))
-    if comp:
-        atomic_write_text(results / "significance.csv", _csv(comp, (
-            "model", "baseline", "dataset", "measure", "value", "baseline_value", "n_queries", "mean_diff",
-            "p_ttest", "p_ttest_holm", "p_randomization", "p_randomization_holm")))
-    costs = cost_rows(results, models, datasets)
-    atomic_write_text(results / "costs.csv", _csv(costs, COST_COLUMNS))
-    md = markdown(suite, rows, models, datasets, [suite.primary_measure], baselines, comp, notes or [], costs)
-    atomic_write_text(results / "leaderboard.md", md)
-    written = ["leaderboard.csv", "costs.csv", "leaderboard.md"] + (["significance.csv"] if comp else [])
-    if plots and rows:
-        from benchmarks.plots import plot_leaderboard
-
-        written += plot_leaderboard(rows, results / "plots", suite.primary_measure, models, datasets,
-                                    title=f"suite {suite.name}")
-    missing = [(m, d) for m in models for d in datasets if (m, d) not in cells]
-    return {"n_cells": len(cells), "missing": missing, "files": written, "markdown": md}
+        return write_leaderboard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """Run a benchmark suite: ``python -m benchmarks.run --suite {smoke,cpu,paper} [options]``.
 
 Trains the suite's training variants, evaluates every (model, dataset) cell, then writes the
-leaderboard (``results/<suite>/leaderboard.{csv,md}``, ``plots/``) and ``manifest.json``. Cells and
+leaderboard (``results/<suite>/leaderboard.{csv,md}``, ``plots/``), the HTML report
+(``results/<suite>/report/index.html``, :mod:`benchmarks.report`) and ``manifest.json``. Cells and
 training runs are cached by config hash, so a rerun only computes what is missing or changed;
 ``--overwrite`` recomputes. A lock on the results folder keeps two runs from writing it at once.
 
@@ -41,6 +42,7 @@ from benchmarks.cells import (  # noqa: E402
     trained_identity,
     trains_transformer,
 )
+from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard  # noqa: E402
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import atomic_write_json, folder_lock  # noqa: E402
@@ -50,6 +52,10 @@ logger = logging.getLogger("benchmarks.run")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS_FILE = "plugins.json"
+#: Loggers of libraries that talk at INFO (faiss announces its SIMD loader, httpx every request, ...):
+#: set to WARNING unless -v.
+THIRD_PARTY_LOGGERS = ("faiss", "httpx", "httpcore", "urllib3", "bm25s", "sentence_transformers", "transformers",
+                       "datasets", "huggingface_hub", "filelock", "matplotlib", "PIL", "accelerate", "torch")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -167,6 +173,17 @@ def plugin_variant(name: str, entry: dict[str, Any]) -> VariantSpec:
                        base=entry.get("base"), baseline=entry.get("baseline"))
 
 
+def suite_rows(suite: SuiteConfig, results: Path) -> tuple[list[str], dict[str, str], dict[str, tuple[str, str]]]:
+    """The leaderboard's rows (the suite's variants, then remembered plug-ins), each row's baseline, and
+    each row's (variant, base) labels."""
+    plugins = load_plugins(results)
+    names = [v.name for v in suite.variants]
+    specs = list(suite.variants) + [plugin_variant(p, e) for p, e in plugins.items() if p not in names]
+    baselines = {v.name: suite.baseline_of(v.name) for v in suite.variants}
+    baselines.update({p: e.get("baseline") or suite.baseline for p, e in plugins.items()})
+    return [v.name for v in specs], baselines, {v.name: (v.label, v.base or "") for v in specs}
+
+
 # ---------------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------------
@@ -259,13 +276,9 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                 if out.status == "failed":
                     failures.append(f"{v.name}/{ds.key}: {out.error}")
 
-        board_models = suite_names + [p for p in plugins if p not in suite_names]
-        baselines = {v.name: suite.baseline_of(v.name) for v in suite.variants}
-        baselines.update({p: e.get("baseline") or suite.baseline for p, e in plugins.items()})
-        from benchmarks.leaderboard import write_leaderboard
-
-        notes = _subsample_notes(suite)
-        board = write_leaderboard(suite, results, board_models, baselines, all_datasets, notes=notes)
+        board_models, baselines, labels = suite_rows(suite, results)
+        board = write_leaderboard(suite, results, board_models, baselines, all_datasets,
+                                  notes=_subsample_notes(suite), labels=labels)
         wall = round(time.perf_counter() - t0, 3)
         manifest = _manifest(suite, results, board_models, all_datasets, trainings, outcomes, failures,
                              started, wall, argv, plugins)
@@ -333,6 +346,20 @@ def _report(line: str) -> None:
     print(line, flush=True)
 
 
+def print_summary(board: dict[str, Any], results: Path) -> None:
+    """The end of a run: the best rows, where the full table and the report are."""
+    for line in summary_lines(board["report"]):
+        print(line)
+    print(f"full table: {results / 'leaderboard.md'}")
+    print(f"report: {results / REPORT_PAGE}")
+
+
+def quiet_third_party(verbose: bool) -> None:
+    """Libraries' INFO/DEBUG chatter only with -v."""
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -354,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    quiet_third_party(args.verbose)
     try:
         if (args.model is None) != (args.name is None):
             raise ConfigError("--model and --name go together", hint="e.g. --model ./my-ckpt --name mine")
@@ -366,15 +394,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"suite {suite.name}: everything it needs is here")
             return 0
         if args.report_only:
-            from benchmarks.leaderboard import write_leaderboard
-
             with folder_lock(results, what="results folder"):
-                plugins = load_plugins(results)
-                models = [v.name for v in suite.variants] + [p for p in plugins]
-                baselines = {v.name: suite.baseline_of(v.name) for v in suite.variants}
-                baselines.update({p: e.get("baseline") or suite.baseline for p, e in plugins.items()})
-                board = write_leaderboard(suite, results, models, baselines, notes=_subsample_notes(suite))
-            print(board["markdown"])
+                models, baselines, labels = suite_rows(suite, results)
+                board = write_leaderboard(suite, results, models, baselines, notes=_subsample_notes(suite),
+                                          labels=labels)
+            print_summary(board, results)
             return 0
         summary = run_suite(suite, results, models=args.models, datasets=args.datasets,
                             overwrite=args.overwrite,
@@ -390,9 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("benchmarks.run: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)
         return 130
+    outcomes = summary["outcomes"]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("computed", "cached", "failed")}
+    trained = sum(t.status != "cached" for t in summary["trainings"])
     print()
-    print(summary["leaderboard"]["markdown"])
-    print(f"results: {results}  (wall time {summary['wall_seconds']:.1f} s)")
+    print(f"cells: {counts['computed']} computed, {counts['cached']} cached, {counts['failed']} failed; "
+          f"{trained} model(s) trained; wall time {summary['wall_seconds']:.1f} s")
+    print_summary(summary["leaderboard"], results)
     if summary["failures"]:
         print(f"{len(summary['failures'])} failure(s):", *summary["failures"], sep="\n  ", file=sys.stderr)
         return 1

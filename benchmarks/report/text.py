@@ -1,0 +1,102 @@
+"""Text renderers of a :class:`~benchmarks.report.model.Report`: the CSV files and ``leaderboard.md``.
+
+* ``leaderboard.csv`` — long format, one row per (model, dataset, measure): value, n_queries, 95%
+  t-interval of the mean per-query score, the baseline it is tested against, mean difference, p-values
+  of the paired t-test and of the randomization test (each also Holm-adjusted across the datasets of
+  that model and measure), ``p_value`` / ``p_holm`` = the suite's chosen test; ``n_seeds`` and ``sd``
+  are appended when a row aggregates seed replicates;
+* ``significance.csv`` — the suite's extra ``comparisons`` (model vs baseline pairs), same tests;
+* ``costs.csv`` — per model: training steps and wall seconds, evaluation wall seconds over its cells;
+* ``leaderboard.md`` — the wide table of the primary measure (datasets as columns plus a mean column,
+  best value of each column in bold, † / ‡ = significantly better / worse than the row's baseline after
+  Holm, ± sd over seeds), dataset sizes, the pairwise comparisons, the cost table and notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.leaderboard import COST_COLUMNS, CSV_COLUMNS, SEED_COLUMNS, SIGNIFICANCE_COLUMNS, to_csv
+from benchmarks.report.model import Entry, Report
+
+
+def leaderboard_csv(report: Report) -> str:
+    return to_csv(report.rows, CSV_COLUMNS + (SEED_COLUMNS if report.has_seeds else ()))
+
+
+def significance_csv(report: Report) -> str:
+    return to_csv(report.comparisons, SIGNIFICANCE_COLUMNS)
+
+
+def costs_csv(report: Report) -> str:
+    return to_csv(report.costs, COST_COLUMNS)
+
+
+def entry_markdown(e: Entry | None) -> str:
+    if e is None:
+        return "—"
+    text = f"**{e.number}**" if e.best else e.number
+    return text + e.mark + e.spread
+
+
+def cost_cells(r: dict[str, Any], n_datasets: int) -> list[str]:
+    """One cost row as printed (Markdown and HTML): steps, training s, evaluation s, cells, total s."""
+    steps = "—" if r["train_steps"] is None else str(r["train_steps"])
+    train = "—" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}"
+    return [steps, train, f"{r['eval_seconds']:.1f}", f"{r['eval_cells']}/{n_datasets}", f"{r['total_seconds']:.1f}"]
+
+
+COST_TITLE = "Cost (wall seconds on the machine of the run; see `manifest.json`)"
+COST_HEADER = ("model", "training steps", "training (s)", "evaluation (s)", "cells", "total (s)")
+PAIR_HEADER = ("model", "baseline", "dataset", "model", "baseline", "Δ", "p (t)", "p (rand.)", "p_holm (rand.)")
+
+
+def pair_cells(r: dict[str, Any]) -> list[str]:
+    """One row of the pairwise-comparisons table as printed (Markdown and HTML)."""
+    return [r["model"], r["baseline"], r["dataset"], f"{r['value']:.4f}", f"{r['baseline_value']:.4f}",
+            f"{r['mean_diff']:+.4f}", f"{r['p_ttest']:.4g}", f"{r['p_randomization']:.4g}",
+            f"{r['p_randomization_holm']:.4g}"]
+
+
+def legend(report: Report) -> str:
+    text = (f"† / ‡: significantly better / worse than the row's baseline (column *vs*), {report.test_description}, "
+            f"Holm–Bonferroni across the datasets of each row, p_holm < {report.alpha}. "
+            "Bold: best value in the column. *mean*: mean over the datasets (only for rows with all of them). "
+            "All p-values, both tests and 95% t-intervals of the mean per-query score are in `leaderboard.csv`.")
+    if report.has_seeds:
+        text += (" ± : sample standard deviation over a row's seed replicates (`cells/<row>@seed<N>`); the "
+                 "value is their mean and the tests use per-query scores averaged over them.")
+    return text
+
+
+def markdown(report: Report) -> str:
+    suite = report.suite
+    lines = [f"# Leaderboard: suite `{suite.name}`", ""]
+    if suite.description:
+        lines += [suite.description.strip(), ""]
+    lines += [legend(report), ""]
+    for measure in [report.measure]:
+        lines += [f"## {measure}", ""]
+        lines.append("| " + " | ".join(["model", "variant", "vs", *report.datasets, "mean"]) + " |")
+        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(report.datasets) + 1)) + "|")
+        for row in report.score_table(measure):
+            cells = [entry_markdown(e) for e in row.entries]
+            lines.append("| " + " | ".join([row.model, row.variant, row.vs, *cells, entry_markdown(row.mean)]) + " |")
+        lines.append("")
+    lines += ["## Datasets", "", "| dataset | split | mode | queries | subsampled |", "|---|---|---|---:|---|"]
+    for d, split, mode, n, sub in report.dataset_rows():
+        lines.append(f"| {d} | {split} | {mode} | {n} | {'yes' if sub else 'no'} |")
+    lines.append("")
+    comp = [r for r in report.comparisons if r["measure"] == report.measure]
+    if report.comparisons:
+        lines += [f"## Pairwise comparisons ({report.measure})", "",
+                  "| " + " | ".join(PAIR_HEADER) + " |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| " + " | ".join(pair_cells(r)) + " |" for r in comp]
+        lines.append("")
+    if report.costs:
+        lines += [f"## {COST_TITLE}", "", "| " + " | ".join(COST_HEADER) + " |", "|---|---:|---:|---:|---:|---:|"]
+        lines += ["| " + " | ".join([r["model"], *cost_cells(r, len(report.datasets))]) + " |" for r in report.costs]
+        lines.append("")
+    if report.notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]
+    return "\n".join(lines)

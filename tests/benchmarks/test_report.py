@@ -1,0 +1,366 @@
+"""The report object and its renderers: CSV, Markdown and HTML print the same numbers (on the committed
+smoke results and on a synthetic folder with seed replicates); seed rows aggregate as documented
+(checked with numpy/scipy/statistics); committed outputs are what the builder makes from the committed
+cells; the page is self-contained and readable without JavaScript; the drill-down data matches the
+run files and qrels; the plots carry legend, baselines and alpha; the commands print a short summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import shutil
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from benchmarks import run as run_mod
+from benchmarks.leaderboard import CSV_COLUMNS, SEED_COLUMNS
+from benchmarks.report import REPORT_PAGE, build_report, write_leaderboard, write_report
+from benchmarks.report.__main__ import main as report_main
+from benchmarks.report.drilldown import EXTREMES, TOP_DOCS, _top_docs, drilldown_data, extreme_queries
+from benchmarks.report.text import markdown
+from benchmarks.suites import SuiteConfig, load_suite
+from synrank.config import from_dict
+from synrank.errors import DatasetError
+from tests.benchmarks.report_helpers import MEASURES, cell_texts, make_fixture, parse_html
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE = REPO / "results" / "smoke"
+
+
+@pytest.fixture()
+def datasets_env(shared_datasets, monkeypatch):
+    monkeypatch.setenv("SYNRANK_DATA", str(shared_datasets))
+    return shared_datasets
+
+
+@pytest.fixture()
+def toy(tmp_path):
+    fx = make_fixture(tmp_path)
+    suite = load_suite(fx.suite_file)
+    models, baselines, labels = run_mod.suite_rows(suite, fx.results)
+    report = build_report(suite, fx.results, models, baselines, labels=labels)
+    return fx, suite, report
+
+
+def _report_of(results: Path, suite_name: str):
+    suite = load_suite(suite_name)
+    models, baselines, labels = run_mod.suite_rows(suite, results)
+    return build_report(suite, results, models, baselines, notes=run_mod._subsample_notes(suite), labels=labels)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The three renderings agree
+# ---------------------------------------------------------------------------------------------------
+
+def _csv_view(text: str, measure: str) -> dict[tuple[str, str], str]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return {(r["model"], r["dataset"]): f"{float(r['value']):.4f}" for r in rows if r["measure"] == measure}
+
+
+def _md_view(md: str, measure: str) -> tuple[list[str], dict[tuple[str, str], str]]:
+    lines = md.splitlines()
+    start = lines.index(f"## {measure}") + 2
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    out, order = {}, []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip().replace("**", "") for c in ln.strip("|").split("|")]
+        order.append(cells[0])
+        for col, text in zip(header[3:], cells[3:], strict=True):
+            out[(cells[0], col)] = text
+    return order, out
+
+
+def _html_view(page: str) -> tuple[list[str], dict[tuple[str, str], str]]:
+    board = parse_html(page).by_id("board")
+    assert board is not None
+    header = cell_texts(board.rows("thead")[0])
+    out, order = {}, []
+    for tr in board.rows():
+        cells = cell_texts(tr)
+        order.append(cells[0])
+        for col, text in zip(header[3:], cells[3:], strict=True):
+            out[(cells[0], col)] = text
+    return order, out
+
+
+def _assert_agree(report, csv_text: str, md: str, page: str) -> None:
+    csv_vals = _csv_view(csv_text, report.measure)
+    md_order, md_vals = _md_view(md, report.measure)
+    html_order, html_vals = _html_view(page)
+    assert md_order == html_order == [t.model for t in report.score_table()]
+    assert md_vals == html_vals  # same text per cell: value, mark, ± sd, mean column
+    for (model, col), text in md_vals.items():
+        if col == "mean" or text == "—":
+            continue
+        assert text.split("†")[0].split("‡")[0].split(" ±")[0] == csv_vals[(model, col)]
+    assert len([1 for k in md_vals if k[1] != "mean" and md_vals[k] != "—"]) == len(csv_vals)
+
+
+def test_committed_smoke_csv_md_html_agree():
+    _assert_agree(_report_of(SMOKE, "smoke"), (SMOKE / "leaderboard.csv").read_text("utf-8"),
+                  (SMOKE / "leaderboard.md").read_text("utf-8"), (SMOKE / REPORT_PAGE).read_text("utf-8"))
+
+
+def test_toy_renderings_agree_with_seeds(toy):
+    fx, suite, report = toy
+    written = write_report(report, plots=False)
+    assert {"leaderboard.csv", "leaderboard.md", "costs.csv", "significance.csv", REPORT_PAGE} <= set(written)
+    csv_text = (fx.results / "leaderboard.csv").read_text()
+    md = (fx.results / "leaderboard.md").read_text()
+    page = (fx.results / REPORT_PAGE).read_text()
+    _assert_agree(report, csv_text, md, page)
+    _, md_vals = _md_view(md, report.measure)
+    assert " ± " in md_vals[("sx", "toyds")] and " ± " not in md_vals[("base", "toyds")]
+    assert "±" in md_vals[("sx", "mean")]
+    # the gain of "better" over "base" is significant on both datasets: marked in every rendering
+    assert md_vals[("better", "toyds")].endswith("†")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Seed replicates
+# ---------------------------------------------------------------------------------------------------
+
+def test_seed_rows_are_means_with_sd(toy):
+    fx, suite, report = toy
+    reps = ["sx@seed1", "sx@seed2", "sx@seed3"]
+    for measure in MEASURES:
+        per_seed = [float(fx.per_query[(r, "toyds")][measure].mean()) for r in reps]
+        row = report.row("sx", "toyds", measure)
+        assert row["n_seeds"] == 3 and row["replicates"] == reps
+        assert row["value"] == pytest.approx(statistics.fmean(per_seed), abs=1e-12)
+        assert row["sd"] == pytest.approx(statistics.stdev(per_seed), abs=1e-12)
+        averaged = np.mean([fx.per_query[(r, "toyds")][measure] for r in reps], axis=0)
+        base = fx.per_query[("base", "toyds")][measure]
+        assert row["p_ttest"] == pytest.approx(stats.ttest_rel(averaged, base).pvalue, rel=1e-9)
+        assert row["mean_diff"] == pytest.approx(float((averaged - base).mean()), abs=1e-12)
+        assert row["config_hash"] == ";".join(f"h-{r}-toyds" for r in reps)
+    plain = report.row("base", "toyds")
+    assert plain["n_seeds"] == 1 and np.isnan(plain["sd"])
+    text = write_leaderboard(suite, fx.results, report.models, report.baselines, plots=False, html=False)
+    assert text["n_cells"] == 6
+    header = (fx.results / "leaderboard.csv").read_text().splitlines()[0].split(",")
+    assert tuple(header) == CSV_COLUMNS + SEED_COLUMNS
+    costs = {r["model"] for r in csv.DictReader(io.StringIO((fx.results / "costs.csv").read_text()))}
+    assert costs == {"base", "better", "sx@seed1", "sx@seed2", "sx@seed3"}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_seeds=st.integers(2, 4), n_queries=st.integers(3, 12), seed=st.integers(0, 10_000))
+def test_seed_aggregation_property(tmp_path_factory, n_seeds, n_queries, seed):
+    """Any number of replicates and queries: value = mean of per-seed means, sd = their stdev, the
+    t-test runs on per-query means over seeds."""
+    rng = np.random.default_rng(seed)
+    results = tmp_path_factory.mktemp("seeds") / "results"
+    ids = [f"q{i}" for i in range(n_queries)]
+    scores = {"base": [rng.uniform(0, 1, n_queries)]}
+    scores["r"] = [rng.uniform(0, 1, n_queries) for _ in range(n_seeds)]
+    for row, tables in scores.items():
+        for k, s in enumerate(tables):
+            name = row if row == "base" else f"{row}@seed{k + 7}"
+            cell = results / "cells" / name / "d"
+            cell.mkdir(parents=True)
+            (cell / "per_query.tsv").write_text("query_id\tnDCG@10\n" + "".join(
+                f"{q}\t{v!r}\n" for q, v in zip(ids, s.tolist(), strict=True)))
+            (cell / "cell.json").write_text(json.dumps({"aggregate": {"nDCG@10": float(s.mean())},
+                                                        "n_queries": n_queries, "config_hash": name}))
+    suite = from_dict(SuiteConfig, {"name": "p", "baseline": "base", "measures": ["nDCG@10"],
+                                    "variants": [{"name": "base", "bm25": {}}, {"name": "r", "bm25": {}}],
+                                    "datasets": [{"name": "d"}]})
+    report = build_report(suite, results, ["base", "r"], {})
+    row = report.row("r", "d")
+    per_seed = [float(s.mean()) for s in scores["r"]]
+    assert row["n_seeds"] == n_seeds
+    assert row["value"] == pytest.approx(statistics.fmean(per_seed), abs=1e-12)
+    assert row["sd"] == pytest.approx(statistics.stdev(per_seed), abs=1e-12)
+    averaged = np.mean(scores["r"], axis=0)
+    diff = averaged - scores["base"][0]
+    if np.ptp(diff) > 1e-12:
+        assert row["p_ttest"] == pytest.approx(stats.ttest_rel(averaged, scores["base"][0]).pvalue, rel=1e-7)
+    table = report.score_table()
+    entry = table[1].entries[0]
+    assert entry.sd == pytest.approx(row["sd"]) and entry.seed_values == tuple(row["seed_values"])
+    assert f"{row['value']:.4f}" in markdown(report) and f"± {row['sd']:.4f}" in markdown(report)
+
+
+def test_replicates_with_other_queries_are_refused(tmp_path):
+    results = tmp_path / "results"
+    for name, ids in (("r@seed1", ["a", "b"]), ("r@seed2", ["a", "c"])):
+        cell = results / "cells" / name / "d"
+        cell.mkdir(parents=True)
+        (cell / "per_query.tsv").write_text("query_id\tnDCG@10\n" + "".join(f"{q}\t0.5\n" for q in ids))
+        (cell / "cell.json").write_text(json.dumps({"aggregate": {"nDCG@10": 0.5}, "n_queries": 2,
+                                                    "config_hash": name}))
+    suite = from_dict(SuiteConfig, {"name": "p", "baseline": "r", "measures": ["nDCG@10"],
+                                    "variants": [{"name": "r", "bm25": {}}], "datasets": [{"name": "d"}]})
+    with pytest.raises(Exception, match=r"cells/r@seed2/d/per_query.tsv: other queries than cells/r@seed1/d"):
+        build_report(suite, results, ["r"], {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Committed results: markerless cells, reproducible outputs
+# ---------------------------------------------------------------------------------------------------
+
+def test_committed_smoke_outputs_are_rebuilt_identically(datasets_env, tmp_path):
+    """The committed smoke files are exactly what the builder makes from the committed cells (which
+    have no completion markers: config hashes and timings come from manifest.json)."""
+    assert not list((SMOKE / "cells").glob("*/*/cell.json"))
+    copy = tmp_path / "results" / "smoke"
+    shutil.copytree(SMOKE, copy, ignore=shutil.ignore_patterns("plots", "report"))
+    report = _report_of(copy, "smoke")
+    assert len(report.cells) == 8 and not report.missing
+    written = write_report(report)
+    for name in ("leaderboard.csv", "significance.csv", "costs.csv", "leaderboard.md"):
+        assert (copy / name).read_text("utf-8") == (SMOKE / name).read_text("utf-8"), name
+    assert set(written) == {str(p.relative_to(SMOKE)) for p in SMOKE.glob("plots/*.*")} | {
+        "leaderboard.csv", "significance.csv", "costs.csv", "leaderboard.md", REPORT_PAGE}
+    # the page: identical but for the images' bytes (which depend on matplotlib's version and fonts)
+    strip = re.compile(r'src="data:image/[^"]+"')
+    assert strip.sub("", (copy / REPORT_PAGE).read_text("utf-8")) == strip.sub(
+        "", (SMOKE / REPORT_PAGE).read_text("utf-8"))
+
+
+def test_committed_cell_without_matching_manifest_is_ignored(tmp_path, caplog):
+    copy = tmp_path / "smoke"
+    shutil.copytree(SMOKE / "cells", copy / "cells")
+    manifest = json.loads((SMOKE / "manifest.json").read_text())
+    for c in manifest["cells"]:
+        if c["model"] == "minilm" and c["dataset"] == "cranfield":
+            c["dataset_sha256"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        report = _report_of(copy, "smoke")
+    assert ("minilm", "cranfield") in report.missing and len(report.cells) == 7
+    assert "describe different runs" in caplog.text
+
+
+# ---------------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------------
+
+def test_page_is_self_contained_and_readable_without_js():
+    page = (SMOKE / REPORT_PAGE).read_text("utf-8")
+    assert not re.search(r'<(?:link|iframe)\b', page)
+    assert not re.search(r'\b(?:src|href)="(?!data:|#)', page), "every reference must be inline or a fragment"
+    assert not re.search(r"<script[^>]+src=", page)
+    assert "http://" not in page.split('id="report-data"')[0].replace("http://www.w3.org/2000/svg", "")
+    doc = parse_html(page)
+    # without scripts: every row of the score table, the costs, datasets and provenance are plain HTML
+    models = [cell_texts(tr)[0] for tr in doc.by_id("board").rows()]
+    assert models == ["bm25", "minilm", "static-base", "static-ws2"]
+    for section in ("plots", "comparisons", "costs", "datasets", "provenance"):
+        assert doc.by_id(section) is not None, section
+    assert "baseline of the suite" in page.lower() and "α = 0.05" in page
+    assert "/work/" not in page.split('id="report-data"')[0]  # no machine paths in the visible page
+
+
+def test_drilldown_data_matches_runs_and_qrels(toy):
+    fx, suite, report = toy
+    data = drilldown_data(report)
+    keys = [(p["a"], p["b"], p["kind"]) for p in data["pairs"]]
+    assert keys == [("better", "sx", "comparison"), ("better", "base", "baseline"), ("sx", "base", "baseline")]
+    ds = data["datasets"]["toyds"]
+    assert ds["ids"] == fx.qids and ds["queries"] == [fx.queries[q] for q in fx.qids]
+    sx = np.mean([fx.per_query[(f"sx@seed{k}", "toyds")]["nDCG@10"] for k in (1, 2, 3)], axis=0)
+    assert ds["scores"]["sx"] == pytest.approx(np.round(sx, 4).tolist(), abs=1e-12)
+    chosen = extreme_queries(ds["scores"], [("better", "sx"), ("better", "base"), ("sx", "base")])
+    assert sorted(int(k) for k in ds["top"]["better"]) == chosen
+    for key, docs in ds["top"]["better"].items():
+        q = fx.qids[int(key)]
+        assert [d for d, _ in docs] == fx.runs[("better", "toyds")][q][:TOP_DOCS]
+        assert [g for _, g in docs] == [fx.qrels[q].get(d) for d, _ in docs]
+        best = sorted(((g, d) for d, g in fx.qrels[q].items() if g > 0), key=lambda x: (-x[0], x[1]))[:3]
+        assert ds["best"][key] == [[d, g] for g, d in best]
+    # a seeded row shows its first replicate's ranking
+    first = next(iter(ds["top"]["sx"]))
+    assert [d for d, _ in ds["top"]["sx"][first]] == fx.runs[("sx@seed1", "toyds")][fx.qids[int(first)]][:TOP_DOCS]
+    for doc in {d for docs in ds["top"]["better"].values() for d, _ in docs}:
+        assert ds["docs"][doc].startswith(f"Title {doc} — text of {doc}") and len(ds["docs"][doc]) <= 240
+    pair = data["pairs"][1]["stats"]["toyds"]
+    assert pair["diff"] == pytest.approx(report.row("better", "toyds")["mean_diff"])
+    missing = data["datasets"]["nonexistent-toy"]
+    assert missing["queries"] is None and missing["docs"] == {}
+    assert any("texts left out" in n for n in missing["notes"])
+
+
+def test_page_embeds_data_safely(toy):
+    fx, suite, report = toy
+    write_report(report, plots=False)
+    page = (fx.results / REPORT_PAGE).read_text()
+    scripts = parse_html(page).find_all("script")
+    assert [sc.attrs.get("type") for sc in scripts] == ["application/json", None]  # the text did not end it
+    data = json.loads(scripts[0].text())
+    assert data["datasets"]["toyds"]["queries"][0] == fx.queries[fx.qids[0]]
+    assert "</script><!--" not in page.split('id="report-data">')[1].split("</script>")[0]
+
+
+def test_extreme_queries_keeps_largest_gains_and_losses():
+    n = 2 * EXTREMES + 10
+    a = [float(i) for i in range(n)]
+    b = [float(n // 2)] * n
+    got = extreme_queries({"a": a, "b": b}, [("a", "b")])
+    assert got == list(range(EXTREMES)) + list(range(n - EXTREMES, n))
+
+
+def test_plots_legend_baselines_alpha_deterministic(toy, tmp_path):
+    fx, suite, report = toy
+    files = write_report(report, html=False)
+    for stem in ("overview", "toyds", "nonexistent-toy"):
+        for ext in ("png", "svg"):
+            assert f"plots/{stem}.{ext}" in files and (fx.results / "plots" / f"{stem}.{ext}").stat().st_size > 1000
+    svg = (fx.results / "plots" / "overview.svg").read_text()
+    for text in ("better than its baseline (p_holm &lt; 0.05)", "reference row (no baseline)",
+                 "better  (vs base)", "sx  (vs base)", "base  (reference)", "Dots: seed replicates"):
+        assert text in svg, text
+    first = (fx.results / "plots" / "toyds.svg").read_bytes()
+    write_report(report, html=False)
+    assert (fx.results / "plots" / "toyds.svg").read_bytes() == first
+    suite.significance.alpha = 0.01
+    write_report(report, html=False)
+    assert "p_holm &lt; 0.01" in (fx.results / "plots" / "toyds.svg").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------------
+
+def test_report_command_rebuilds_from_results(toy, capsys):
+    fx, suite, _ = toy
+    assert report_main(["--suite", str(fx.suite_file), "--results", str(fx.results), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "top 3 of 3 rows by mean nDCG@10" in out and f"report: {fx.results / REPORT_PAGE}" in out
+    assert len(out.splitlines()) < 10
+    assert report_main(["--suite", str(fx.suite_file), "--results", str(fx.results / "nope")]) == 2
+    assert "no cells/ folder" in capsys.readouterr().err
+
+
+def test_run_report_only_prints_summary_not_table(toy, capsys):
+    fx, suite, _ = toy
+    assert run_mod.main(["--suite", str(fx.suite_file), "--results", str(fx.results), "--report-only"]) == 0
+    out = capsys.readouterr().out
+    assert "| model | variant |" not in out and "report: " in out and "full table: " in out
+    assert (fx.results / REPORT_PAGE).exists()
+    assert logging.getLogger("faiss").level == logging.WARNING
+    assert run_mod.main(["--suite", str(fx.suite_file), "--results", str(fx.results), "--report-only", "-v"]) == 0
+    assert logging.getLogger("faiss").level == logging.DEBUG
+    run_mod.quiet_third_party(False)
+
+
+def test_top_docs_reads_only_wanted_queries_and_names_bad_lines(tmp_path):
+    run = tmp_path / "run.trec"
+    run.write_text("q1\tQ0\td3\t1\t2.0\tx\nq1 Q0 q1 2 5.0 x\nq1 Q0 d1 3 2.0 x\nq2 Q0 d9 1 1.0 x\nq3 Q0 d4 1 oops x\n")
+    # score descending, ties by doc id; the query's own id dropped where the dataset says so
+    assert _top_docs(run, ["q1"], ignore_identical=True) == {"q1": ["d1", "d3"]}
+    assert _top_docs(run, ["q1", "q7"], ignore_identical=False) == {"q1": ["q1", "d1", "d3"], "q7": []}
+    with pytest.raises(DatasetError, match=r"run\.trec:5: score 'oops' is not a number"):
+        _top_docs(run, ["q3"], ignore_identical=False)
