@@ -240,7 +240,11 @@ class SentenceTransformerEncoder:
 
     def _set_model(self, model: Any) -> None:
         if self._requested_max_length is not None:
-            model.max_seq_length = self._requested_max_length
+            try:
+                model.max_seq_length = self._requested_max_length
+            except AttributeError:  # e.g. StaticEmbedding: the length is part of its tokenizer
+                raise ModelError(f"the maximum length of model {self.name} cannot be set (its first module is "
+                                 f"{type(model[0]).__name__})", hint="leave max_length unset") from None
         declared = getattr(model, "similarity_fn_name", None) or "cosine"
         self._check_similarity(declared)
         normalizes = _has_normalize(model)
