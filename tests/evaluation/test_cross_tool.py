@@ -11,7 +11,7 @@ import math
 
 import ir_measures
 import pytest
-from ir_measures import AP, P, R, RR, nDCG
+from ir_measures import AP, RR, P, R, nDCG
 
 from synrank.data.beir import load_dataset
 from synrank.data.trec import read_run, sort_run_items
