@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec
-from synrank.errors import ModelError, SynrankError, TrainingError
+from synrank.errors import ConfigError, ModelError, SynrankError, TrainingError
 from synrank.io import atomic_write_json
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
 
@@ -398,10 +398,32 @@ TRAIN_SCHEMA = "synrank.benchmark-train/v2"
 
 
 def training_key(suite: SuiteConfig, variant: VariantSpec) -> tuple[dict[str, Any], Path, str]:
-    """The variant's training config (without its output folder), its source file, and its cache key."""
+    """The variant's training config (without its output folder), its source file, and its cache key.
+
+    A base model written ``@<variant>`` is that training variant's trained model; it enters the key as
+    that variant's own training key, so retraining the base retrains everything that starts from it."""
     cfg, source = train_config_dict(suite, variant)
     cfg.pop("output", None)
-    return cfg, source, config_hash({"schema": TRAIN_SCHEMA, "train": training_identity(cfg)})
+    ident = training_identity(cfg)
+    dep = base_variant(suite, cfg, source)
+    if dep is not None:
+        ident["model"] = {**ident["model"], "base": {"after": dep.name, "train_key": training_key(suite, dep)[2]}}
+    return cfg, source, config_hash({"schema": TRAIN_SCHEMA, "train": ident})
+
+
+def base_variant(suite: SuiteConfig, cfg: dict[str, Any], source: Path) -> VariantSpec | None:
+    """The training variant named by a ``model.base`` of the form ``@<variant>``, else None."""
+    base = (cfg.get("model") or {}).get("base")
+    if not (isinstance(base, str) and base.startswith("@")):
+        return None
+    try:
+        dep = suite.variant(base[1:])
+    except KeyError:
+        raise ConfigError(f"model.base {base!r} names no variant of suite {suite.name!r}", source,
+                          hint="use @<name of a training variant listed in the suite>") from None
+    if dep.kind != "train":
+        raise ConfigError(f"model.base {base!r}: variant {dep.name!r} is not a training variant", source)
+    return dep
 
 
 def trained_identity(train_hash: str, checkpoint: str, model_sha256: str, transformer: bool) -> dict[str, Any]:
@@ -411,9 +433,12 @@ def trained_identity(train_hash: str, checkpoint: str, model_sha256: str, transf
 
 
 def trains_transformer(suite: SuiteConfig, variant: VariantSpec) -> bool:
-    """Whether a training variant's model is a transformer (not a static encoder)."""
-    cfg, _, _ = training_key(suite, variant)
-    return (cfg.get("model") or {}).get("kind") != "static"
+    """Whether a training variant's model is a transformer (not a static encoder, nor trained from one)."""
+    cfg, source = train_config_dict(suite, variant)
+    if (cfg.get("model") or {}).get("kind") == "static":
+        return False
+    dep = base_variant(suite, cfg, source)
+    return True if dep is None else trains_transformer(suite, dep)
 
 
 def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -> dict[str, Any] | None:
@@ -427,8 +452,7 @@ def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -
     marker = read_marker(results / "train" / variant.name / TRAIN_MARKER)
     if marker is None or marker.get("config_hash") != thash or not marker.get("model_sha256"):
         return None
-    return trained_identity(thash, marker["checkpoint"], marker["model_sha256"],
-                            (cfg.get("model") or {}).get("kind") != "static")
+    return trained_identity(thash, marker["checkpoint"], marker["model_sha256"], trains_transformer(suite, variant))
 
 
 def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, overwrite: bool = False,
@@ -459,8 +483,13 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
         import shutil
 
         shutil.rmtree(output)
+    dep = base_variant(suite, cfg, source)
+    child_cfg = dict(cfg)
+    if dep is not None:  # start from the base variant's trained model (trained again if its weights are gone)
+        base_model = run_training(suite, dep, results).checkpoint
+        child_cfg["model"] = {**cfg["model"], "base": str(base_model)}
     config_file = folder / "train_config.json"
-    atomic_write_json(config_file, {**cfg, "output": str(output)})
+    atomic_write_json(config_file, {**child_cfg, "output": str(output)})
     atomic_write_json(folder / "train.started.json", {"config_hash": thash, "source": str(source)})
     cmd = [sys.executable, "-m", "synrank.cli", "train", "--config", str(config_file), "--output", str(output)]
     if resume:

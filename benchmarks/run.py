@@ -230,7 +230,7 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
             atomic_write_json(results / PLUGINS_FILE, {"models": plugins})
             to_run = [plugin_variant(name, plugins[name])]
         else:
-            to_run = [suite.variant(n) for n in _select(suite_names, models, "model")]
+            to_run = [r for n in _select(suite_names, models, "model") for r in suite.variant(n).replicates()]
         if not skip_preflight:
             preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected])
 

@@ -22,6 +22,7 @@ requires a shipped run) and an optional seeded query subsample (recorded in ever
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,9 @@ class VariantSpec:
     max_length: int | None = None
     #: Encoding backend for this row (synrank.retrieval.backends); defaults to the suite's ``encoding``.
     encoding: str | None = None
+    #: Extra training seeds: each trains and evaluates as a replicate ``<name>@seed<N>`` (cells/<name>@seed<N>/);
+    #: the leaderboard row shows mean ± sd over the config's own seed and these.
+    seeds: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -72,6 +76,16 @@ class VariantSpec:
             raise ValueError(f"variant {self.name!r}: give exactly one of train, model, bm25 (got {kinds or 'none'})")
         if self.train_overrides and self.train is None:
             raise ValueError(f"variant {self.name!r}: train_overrides only apply to a 'train' variant")
+        if self.seeds and self.train is None:
+            raise ValueError(f"variant {self.name!r}: seeds only apply to a 'train' variant")
+        if len(set(self.seeds)) != len(self.seeds) or any(s < 0 or s > 2**32 - 1 for s in self.seeds):
+            raise ValueError(f"variant {self.name!r}: seeds must be distinct integers in [0, 2^32-1]")
+
+    def replicates(self) -> list[VariantSpec]:
+        """This row's runs: itself, then one copy per extra seed (``<name>@seed<N>``, seed overridden)."""
+        copies = [dataclasses.replace(self, name=f"{self.name}@seed{s}", seeds=[],
+                                      train_overrides={**self.train_overrides, "seed": s}) for s in self.seeds]
+        return [self, *copies]
 
     @property
     def kind(self) -> str:

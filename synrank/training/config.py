@@ -55,8 +55,9 @@ class SourceConfig:
     - ``supervised``: a BEIR dataset's train qrels (``dataset``, ``split``); positives get
       ``positive_grade``, ``n_negatives`` BM25 hard negatives from its corpus get ``negative_grade``.
     - ``self_supervised``: Contriever-style independent cropping of the documents of ``dataset``'s
-      corpus: two random spans of one document are the query and its positive (grade
-      ``positive_grade``); no queries and no labels are read.
+      corpus, or of the passages of the graded-groups dataset at ``path`` (no evaluation corpus then):
+      two random spans of one document are the query and its positive (grade ``positive_grade``); no
+      queries and no labels are read.
     """
 
     kind: SourceKind
@@ -76,8 +77,11 @@ class SourceConfig:
     def validate(self) -> None:
         if self.kind == "groups" and not self.path:
             raise ValueError("data source of kind 'groups' needs 'path'")
-        if self.kind in ("supervised", "self_supervised") and not self.dataset:
-            raise ValueError(f"data source of kind {self.kind!r} needs 'dataset'")
+        if self.kind == "supervised" and not self.dataset:
+            raise ValueError("data source of kind 'supervised' needs 'dataset'")
+        if self.kind == "self_supervised" and bool(self.dataset) == bool(self.path):
+            raise ValueError("data source of kind 'self_supervised' needs exactly one of 'dataset' (a corpus) or "
+                             "'path' (a graded-groups dataset whose passages are used as unlabeled text)")
         if self.max_groups is not None and self.max_groups < 1:
             raise ValueError("max_groups must be >= 1 or null")
         if not 0 < self.crop_min_ratio <= self.crop_max_ratio <= 1:

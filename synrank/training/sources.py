@@ -201,6 +201,8 @@ def load_self_supervised_source(src: SourceConfig) -> tuple[list[CropItem], Sour
     from synrank.data.beir import load_dataset
     from synrank.data.registry import dataset_info
 
+    if src.path is not None:
+        return _crops_from_group_passages(src)
     assert src.dataset is not None
     info = dataset_info(src.dataset)
     ds = load_dataset(info, split=None, corpus=True)
@@ -223,6 +225,36 @@ def load_self_supervised_source(src: SourceConfig) -> tuple[list[CropItem], Sour
         if src.max_groups is not None and len(items) >= src.max_groups:
             break
     report.n_excluded_documents = len(excluded)
+    report.n_dropped_short = too_short
+    return items, report
+
+
+def _crops_from_group_passages(src: SourceConfig) -> tuple[list[CropItem], SourceReport]:
+    """Cropping over the passages of a graded-groups dataset (e.g. the synthetic passages), read as
+    unlabeled text: no query and no grade is used, each distinct passage once, in file order. Text
+    written for training, so no evaluation corpus is touched."""
+    assert src.path is not None
+    path = Path(src.path)
+    files = group_files(path)
+    report = SourceReport("self_supervised", f"{path.name}/passages", checksums={f.name: sha256_file(f) for f in files})
+    report.notes.append("passages of a graded-groups dataset used as unlabeled text (queries and grades ignored)")
+    seen: set[str] = set()
+    items: list[CropItem] = []
+    too_short = 0
+    for group in iter_groups(path):
+        for passage in group.passages:
+            if passage.text in seen:
+                continue
+            seen.add(passage.text)
+            words = passage.text.split()
+            if len(words) < 2 * src.crop_min_words:
+                too_short += 1
+                continue
+            items.append(CropItem(words, src.crop_min_ratio, src.crop_max_ratio, src.crop_min_words,
+                                  src.positive_grade))
+            if src.max_groups is not None and len(items) >= src.max_groups:
+                report.n_dropped_short = too_short
+                return items, report
     report.n_dropped_short = too_short
     return items, report
 

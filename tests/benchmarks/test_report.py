@@ -359,8 +359,9 @@ def test_run_report_only_prints_summary_not_table(toy, capsys):
 def test_top_docs_reads_only_wanted_queries_and_names_bad_lines(tmp_path):
     run = tmp_path / "run.trec"
     run.write_text("q1\tQ0\td3\t1\t2.0\tx\nq1 Q0 q1 2 5.0 x\nq1 Q0 d1 3 2.0 x\nq2 Q0 d9 1 1.0 x\nq3 Q0 d4 1 oops x\n")
-    # score descending, ties by doc id; the query's own id dropped where the dataset says so
-    assert _top_docs(run, ["q1"], ignore_identical=True) == {"q1": ["d1", "d3"]}
-    assert _top_docs(run, ["q1", "q7"], ignore_identical=False) == {"q1": ["q1", "d1", "d3"], "q7": []}
+    # trec_eval's order: score descending, ties by doc id descending; the query's own id dropped where
+    # the dataset says so
+    assert _top_docs(run, ["q1"], ignore_identical=True) == {"q1": ["d3", "d1"]}
+    assert _top_docs(run, ["q1", "q7"], ignore_identical=False) == {"q1": ["q1", "d3", "d1"], "q7": []}
     with pytest.raises(DatasetError, match=r"run\.trec:5: score 'oops' is not a number"):
         _top_docs(run, ["q3"], ignore_identical=False)
