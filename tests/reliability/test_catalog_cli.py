@@ -67,9 +67,13 @@ def test_benchmark_suite_unknown_key(tmp_path):
 
 
 def test_subprocess_exit_code_of_a_located_error(toy, tmp_path):
-    """The console script itself (not only main()) exits 2 with the located line."""
+    """The console script itself (not only main()) prints the located line: exit 1 from validate (its check
+    failed), exit 2 from evaluate (its input is bad)."""
     (toy / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2.5\n")
-    assert_clean_failure(run_cli("validate", toy), "test.tsv:2", "'2.5' is not an integer")
+    assert_clean_failure(run_cli("validate", toy), "test.tsv:2", "'2.5' is not an integer", code=1)
+    run = tmp_path / "run.trec"
+    run.write_text("q1 Q0 d1 1 1.0 t\n")
+    assert_clean_failure(run_cli("evaluate", "--run", run, "--dataset", toy), "test.tsv:2", "'2.5' is not an integer")
 
 
 def _tiny_suite(tmp_path, toy) -> str:

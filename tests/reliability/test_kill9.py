@@ -52,7 +52,7 @@ QUERIES = [
 
 
 def _gen_args(queries: Path, out: Path) -> list[str]:
-    return ["generate", "--queries", str(queries), "--out", str(out), "--backend", "echo", "--strategy", "direct",
+    return ["generate", "--queries", str(queries), "--output", str(out), "--backend", "echo", "--strategy", "direct",
             "--limit", "10", "--batch-size", "2", "--seed", "3", "--no-progress",
             "--backend-option", "fail_rate=0.25"]
 

@@ -166,7 +166,7 @@ def _run_cli(args: list[str], **kw) -> subprocess.Popen:
 
 def test_resume_after_kill_9(tmp_path, query_file):
     out = tmp_path / "out"
-    args = ["generate", "--queries", str(query_file), "--out", str(out), "--backend", "echo", "--limit", "30",
+    args = ["generate", "--queries", str(query_file), "--output", str(out), "--backend", "echo", "--limit", "30",
             "--batch-size", "4", "--backend-option", "delay=0.1", "--no-progress", "--strategy", "direct"]
     run = KillableRun.cli(*args)
     run.wait_for(lambda: sum(s.read_text().count("\n") for s in out.glob("shard-*.jsonl")) >= 5, 60,
@@ -187,16 +187,16 @@ def test_resume_after_kill_9(tmp_path, query_file):
 
 def test_cli_generate_and_finalize(tmp_path, query_file):
     out = tmp_path / "out"
-    proc = _run_cli(["generate", "--queries", str(query_file), "--out", str(out), "--backend", "echo",
+    proc = _run_cli(["generate", "--queries", str(query_file), "--output", str(out), "--backend", "echo",
                      "--limit", "3", "--no-progress"])
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
-    proc = _run_cli(["generate", "--out", str(out), "--pack"])
+    proc = _run_cli(["generate", "--output", str(out), "--pack"])
     o, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and b"packed 1 shard" in o, err.decode()
     with gzip.open(next(out.glob("shard-*.jsonl.gz")), "rt") as fh:
         assert len(fh.read().splitlines()) == 3
-    proc = _run_cli(["generate", "--out", str(out), "--queries", str(query_file), "--backend", "nope"])
+    proc = _run_cli(["generate", "--output", str(out), "--queries", str(query_file), "--backend", "nope"])
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
 
