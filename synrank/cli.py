@@ -63,36 +63,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    command = None
+def _run(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet exclude each other")
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        command = args.command
-        if args.verbose and args.quiet:
-            parser.error("-v/--verbose and -q/--quiet exclude each other")
-        configure_logging(verbose=args.verbose, quiet=args.quiet)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
+        return int(args.func(args) or 0)
+    except SynrankError as exc:
+        print(f"synrank {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"synrank {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # The environment failed us (disk full, permission, path below a regular file): one line naming
+        # the file; the traceback only with --verbose. Library code should raise located errors instead.
+        logging.getLogger("synrank").debug("OS error", exc_info=True)
+        print(f"synrank {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
         try:
-            return int(args.func(args) or 0)
-        except SynrankError as exc:
-            print(f"synrank {command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return exc.exit_code
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            # The environment failed us (disk full, permission, path below a regular file): one line naming
-            # the file; the traceback only with --verbose. Library code should raise located errors instead.
-            logging.getLogger("synrank").debug("OS error", exc_info=True)
-            print(f"synrank {command}: error: {describe_os_error(exc)}", file=sys.stderr)
-            return 1
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's final flush
     except BrokenPipeError:
         # `synrank datasets | head -2`: the reader has what it wanted; no traceback, no error line
         return exit_on_broken_pipe()
-    except KeyboardInterrupt:
-        print(f"synrank{' ' + command if command else ''}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # before a command started (imports, argument parsing)
+        print("synrank: interrupted", file=sys.stderr)
         return 130
 
 

@@ -158,18 +158,34 @@ def add_verbosity(parser: argparse.ArgumentParser, *, suppress_default: bool = F
     group.add_argument("-v", "--verbose", action="store_true", default=default,
                        help="debug logging, third-party log lines and tracebacks")
     group.add_argument("-q", "--quiet", action="store_true", default=default,
-                       help="only warnings and errors; no progress bars")
+                       help="only warnings and errors (and no progress bars where the command can turn them off)")
+
+
+class _OwnLoggersOnly(logging.Filter):
+    """Below WARNING, pass only synrank's and the benchmarks' own records. A level set on a third-party
+    logger is not enough: some libraries set their own level when imported (bm25s sets DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".")[0] in ("synrank", "benchmarks",
+                                                                                  "__main__")
 
 
 def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Root logging for a command: DEBUG with -v, WARNING with -q, else INFO; third-party loggers
-    (:data:`NOISY_LOGGERS`) at WARNING unless -v. With -q progress bars are turned off (tqdm reads
-    ``TQDM_DISABLE``)."""
+    (:data:`NOISY_LOGGERS` and any other) only at WARNING and above unless -v. With -q the progress bars
+    that are not switched on explicitly are off too (tqdm reads ``TQDM_DISABLE``)."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    root = logging.getLogger()
+    before = list(root.handlers)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)
+    root.setLevel(level)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        # only on the handler made here: a caller's own handlers (pytest's, a notebook's) are left alone
+        for handler in root.handlers:
+            if handler not in before:
+                handler.addFilter(_OwnLoggersOnly())
     if quiet:
         os.environ["TQDM_DISABLE"] = "1"
 

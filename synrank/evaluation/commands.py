@@ -172,6 +172,8 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     from synrank.evaluation.pipeline import evaluate_model  # heavy (torch); import only when needed
 
     kwargs: dict[str, Any] = {"split": args.split, "output_dir": args.output, "mode": args.mode or "auto"}
+    if args.quiet:
+        kwargs["show_progress"] = False
     if args.measures:
         kwargs["measures"] = _measures(args)
     if args.candidates is not None:

@@ -50,7 +50,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                            strategy=args.strategy, levels=tuple(args.levels), limit=args.limit, seed=args.seed,
                            pool=args.pool, max_attempts=args.max_attempts, batch_size=args.batch_size,
                            shard_size=args.shard_size, sampling=sampling, backend_options=options,
-                           description=args.description or "", progress=not args.no_progress)
+                           description=args.description or "", progress=not (args.no_progress or args.quiet))
     stats = generate(cfg)
     print(f"{out}: {stats['groups']} new groups this session, {stats['total_groups']} in total; "
           f"{stats['rejected_passages']} passages rejected; "

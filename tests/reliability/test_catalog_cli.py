@@ -53,7 +53,7 @@ def test_dataset_name_unknown(run_file):
 
 
 def test_benchmark_suite_missing(tmp_path):
-    res = run_module("benchmarks.run", "--suite", tmp_path / "none.yaml", "--results", tmp_path / "r")
+    res = run_module("benchmarks.run", "--suite", tmp_path / "none.yaml", "--output", tmp_path / "r")
     assert_clean_failure(res, "none.yaml", "does not exist")
     assert not (tmp_path / "r").exists()
 
@@ -61,7 +61,7 @@ def test_benchmark_suite_missing(tmp_path):
 def test_benchmark_suite_unknown_key(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: x\nbaseline: a\nvariants: []\ndatasets: []\nbogus: 1\n")
-    res = run_module("benchmarks.run", "--suite", suite, "--results", tmp_path / "r")
+    res = run_module("benchmarks.run", "--suite", suite, "--output", tmp_path / "r")
     assert_clean_failure(res, "suite.yaml", "unknown key(s) bogus", "allowed:")
     assert not (tmp_path / "r").exists()
 
@@ -86,7 +86,7 @@ def _tiny_suite(tmp_path, toy) -> str:
 def test_benchmark_results_folder_not_writable(tmp_path, toy):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x\n")
-    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--results", blocker / "r")
+    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--output", blocker / "r")
     # R11: run.py's own mkdir raised NotADirectoryError, which escaped as a traceback (exit 1)
     assert_clean_failure(res, "not-a-folder/r", "cannot create or lock this results folder", "Not a directory",
                          "choose a writable folder")
@@ -101,7 +101,7 @@ def test_benchmark_os_error_is_one_line(tmp_path, toy, monkeypatch, capsys):
         raise PermissionError(13, "Permission denied", str(tmp_path / "r" / "cells"))
 
     monkeypatch.setattr(runner, "run_suite", fail)
-    rc = runner.main(["--suite", _tiny_suite(tmp_path, toy), "--results", str(tmp_path / "r")])
+    rc = runner.main(["--suite", _tiny_suite(tmp_path, toy), "--output", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("benchmarks.run: error: ")]
@@ -110,7 +110,7 @@ def test_benchmark_os_error_is_one_line(tmp_path, toy, monkeypatch, capsys):
 
 def test_two_benchmark_runs_same_results_folder(tmp_path, toy, held_lock):
     before = sorted(p.name for p in held_lock.iterdir())
-    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--results", held_lock)
+    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--output", held_lock)
     assert_clean_failure(res, "another synrank process", "results folder")
     assert sorted(p.name for p in held_lock.iterdir()) == before
 
