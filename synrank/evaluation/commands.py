@@ -105,7 +105,7 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
     from synrank.data.trec import read_run
     from synrank.evaluation.evaluator import evaluate_run, write_per_query_tsv
     from synrank.io import atomic_write_json, folder_lock, sha256_file
-    from synrank.provenance import Timings, config_hash, hardware, package_versions
+    from synrank.provenance import Timings, config_hash, hardware, package_versions, portable_path
 
     measures = _measures(args)
     timings = Timings()
@@ -146,9 +146,9 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
             "schema": METRICS_SCHEMA,
             "config": config,
             "config_hash": config_hash(config),
-            "run": {"path": str(Path(args.run).resolve()), "sha256": run_sha, "n_queries": len(run),
+            "run": {"path": portable_path(args.run, relative_to=args.output), "sha256": run_sha, "n_queries": len(run),
                     "n_documents": sum(len(d) for d in run.values())},
-            "dataset": {"name": dataset.name, "split": dataset.split, "path": str(dataset.info.path),
+            "dataset": {"name": dataset.name, "split": dataset.split, "path": portable_path(dataset.info.path, relative_to=args.output),
                         "sha256": dataset.sha256(), "checksums": dict(dataset.checksums)},
             **result.summary(),
             "notes": list(result.notes),

@@ -26,7 +26,7 @@ from synrank.errors import ConfigError
 from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_query_tsv
 from synrank.evaluation.measures import DEFAULT_MEASURES
 from synrank.io import atomic_write_json, folder_lock, sha256_file
-from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
+from synrank.provenance import Timings, config_hash, environment, peak_rss_mb, portable_path
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
 from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity, load_encoder
@@ -200,11 +200,12 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         "config_hash": chash,
         "evaluation": {k: v for k, v in result.summary().items() if k != "aggregate"},
         "notes": result.notes,
-        "dataset": {"name": info.name, "path": str(info.path), "split": data.split, "sha256": data.sha256(),
+        "dataset": {"name": info.name, "path": portable_path(info.path, relative_to=output_dir), "split": data.split, "sha256": data.sha256(),
                     "checksums": dict(data.checksums), "n_docs": len(data.corpus), "n_queries": len(queries)},
         "timings": dict(timings),
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "embedding_cache": ({"hits": emb_cache.hits, "misses": emb_cache.misses, "folder": str(emb_cache.folder)}
+        "embedding_cache": ({"hits": emb_cache.hits, "misses": emb_cache.misses,
+                             "folder": portable_path(emb_cache.folder)}
                             if isinstance(emb_cache, EmbeddingCache) else None),
         **environment(),
     }

@@ -32,7 +32,7 @@ from torch import nn
 
 from synrank.errors import SynrankError, TrainingError
 from synrank.io import atomic_write_json, folder_lock
-from synrank.provenance import config_hash, environment, peak_rss_mb
+from synrank.provenance import config_hash, environment, peak_rss_mb, portable_path
 from synrank.training import checkpoint as ckpt
 from synrank.training.config import TrainConfig
 from synrank.training.distributed import (
@@ -188,6 +188,21 @@ def deterministic_algorithms(enabled: bool, output: Path | None = None):
         cudnn.benchmark, cudnn.deterministic = before[2], before[3]
 
 
+def recorded_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The config as ``training_config.json`` records it: local paths (output, data, a base model folder)
+    made portable (:func:`synrank.provenance.portable_path`). The config hash is computed from the config
+    itself (:func:`comparable_config`), not from this record."""
+    d = cfg.to_dict()
+    if d.get("output"):
+        d["output"] = portable_path(d["output"])
+    d["data"] = [{**src, "path": portable_path(src["path"])} if isinstance(src, dict) and src.get("path") else src
+                 for src in d.get("data") or []]
+    model = d.get("model")
+    if isinstance(model, dict) and isinstance(model.get("base"), str) and Path(model["base"]).expanduser().exists():
+        d["model"] = {**model, "base": portable_path(model["base"])}
+    return d
+
+
 def comparable_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config fields that must match to resume (everything but where the output goes / device)."""
     d = cfg.to_dict()
@@ -245,7 +260,7 @@ class Trainer:
         return {
             "schema": "synrank.training/v1",
             "name": self.cfg.name,
-            "config": self.cfg.to_dict(),
+            "config": recorded_config(self.cfg),
             "config_hash": config_hash(comparable_config(self.cfg)),
             "seeds": {"seed": self.cfg.seed, "python/numpy/torch": self.cfg.seed,
                       "torch_per_rank": "seed + rank", "sampler": "default_rng([seed, epoch(, item)])"},
