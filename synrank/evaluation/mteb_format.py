@@ -196,6 +196,9 @@ def export_evaluation(out_dir: str | Path, *, data: Any, aggregate: Mapping[str,
     ``metrics.json`` records about it: ``{"task", "file"}`` or ``{"skipped": why}``.
     """
     info = data.info
+    previous = Path(out_dir) / "mteb"
+    if previous.is_dir():  # written by an earlier evaluation into this folder: it must not outlive it
+        shutil.rmtree(previous)
     task = MTEB_TASKS.get(info.name)
     if task is None:
         return {"skipped": f"MTEB has no task built from {info.name!r}"}

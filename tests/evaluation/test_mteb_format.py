@@ -95,10 +95,12 @@ def test_no_file_when_the_evaluation_is_not_mteb_s_task(scifact_like, tmp_path):
     from synrank.evaluation.pipeline import evaluate_model
 
     data = load_dataset(str(scifact_like))
+    full = evaluate_model(EncodeOnly64(), data, output_dir=tmp_path / "sub", cache=False, show_progress=False)
+    assert (tmp_path / "sub" / full.metrics["mteb"]["file"]).is_file()
     half = dataclasses.replace(data, qrels=dict(list(data.qrels.items())[:6]))
     cell = evaluate_model(EncodeOnly64(), half, output_dir=tmp_path / "sub", cache=False, show_progress=False)
     assert "6 of the split's 12 judged queries" in cell.metrics["mteb"]["skipped"]
-    assert not (tmp_path / "sub" / "mteb").exists()
+    assert not (tmp_path / "sub" / "mteb").exists()  # the earlier full evaluation's file is gone with it
     cell = evaluate_model(EncodeOnly64(), data, output_dir=tmp_path / "few", cache=False, show_progress=False,
                           measures=("MAP", "P@10"))
     assert "nDCG@10" in cell.metrics["mteb"]["skipped"]
