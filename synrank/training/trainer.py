@@ -44,6 +44,7 @@ from synrank.training.distributed import (
     shutdown,
 )
 from synrank.training.encoders import build_model, load_checkpoint_model
+from synrank.training.modelcard import CARD_FILE, write_model_card
 from synrank.training.plots import write_loss_csv, write_loss_png
 from synrank.training.sampling import Batch, GroupSampler
 from synrank.training.sources import load_training_items
@@ -315,6 +316,8 @@ class Trainer:
                 if done is not None:
                     logger.info("%s: run already completed (%d steps); nothing to resume", self.output,
                                 done.get("global_step", 0))
+                    if info.is_main and not (self.output / CARD_FILE).exists():
+                        write_model_card(self.output)  # a run completed by an older synrank, or killed just here
                     return TrainResult(self.output, int(done.get("global_step", 0)), done.get("final_loss"),
                                        0.0, 0.0, None)
                 return self._run(latest)
@@ -470,6 +473,7 @@ class Trainer:
                 "sampler": sampler.state_dict() if sampler else None, "final_loss": last_loss,
                 "train_runtime_s": round(elapsed_before + runtime, 3), "resumed_from_step": resumed_from,
                 "world_size": info.world_size})
+            write_model_card(self.output)  # README.md for the Hub; not part of the model's fingerprint
         barrier(info)
         return TrainResult(self.output, step, last_loss, runtime, samples / runtime if runtime > 0 else 0.0,
                            resumed_from)
