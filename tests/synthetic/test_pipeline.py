@@ -47,7 +47,8 @@ def test_generates_valid_groups_with_provenance(tmp_path, query_file, guard):
         assert {"source_query_id", "source_rule", "seed", "attempt"} <= set(g.passages[1].meta)
     card = json.loads((out / "datacard.json").read_text())
     assert card["groups"] == 12 and card["passages_per_grade"] == {"3": 12, "2": 12, "1": 12, "0": 12}
-    assert (out / "datacard.md").read_text().startswith("# Data card")
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("---\n") and "\n# Data card: out\n" in readme and not (out / "datacard.md").exists()
 
 
 def test_rejects_are_kept_with_reasons_and_retried(tmp_path, query_file, guard):
