@@ -92,6 +92,15 @@ def model_name_as_path(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "__", name).strip("_") or "model"
 
 
+def model_revision(fingerprint: Any) -> str:
+    """The revision folder of a model: 16 hex digits of a sha256 fingerprint (like a short commit), a
+    plug-in's own fingerprint string as it is, or MTEB's ``no_revision_available``."""
+    if not fingerprint:
+        return NO_REVISION
+    text = str(fingerprint)
+    return text[:16] if re.fullmatch(r"[0-9a-f]{64}", text) else model_name_as_path(text)
+
+
 def judged_query_ids(qrels_file: Path) -> set[str]:
     """Query ids of a BEIR qrels TSV (header optional), without parsing grades."""
     ids: set[str] = set()
@@ -216,7 +225,7 @@ def export_evaluation(out_dir: str | Path, *, data: Any, aggregate: Mapping[str,
     fingerprint = config.get("model_fingerprint")
     similarity = config.get("similarity")
     path = write_mteb_result(Path(out_dir) / "mteb", task=task, model_name=model_name,
-                             revision=str(fingerprint)[:16] if fingerprint else None, aggregate=aggregate,
+                             revision=model_revision(fingerprint), aggregate=aggregate,
                              dataset_sha256=data.sha256(), top_k=config.get("top_k"), evaluation_time=seconds,
                              similarity=similarity, max_tokens=config.get("max_length"),
                              framework=framework, model_type="sparse" if similarity == "bm25" else "dense")

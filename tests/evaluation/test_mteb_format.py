@@ -67,7 +67,7 @@ def test_mteb_reads_the_written_file_back(scifact_like, tmp_path):
     entry = cell.metrics["mteb"]
     assert entry["task"] == "SciFact", entry
     path = out / entry["file"]
-    assert path == out / "mteb" / "results" / "org__enc-only" / "test-EncodeOnly6" / "SciFact.json"
+    assert path == out / "mteb" / "results" / "org__enc-only" / "test-EncodeOnly64" / "SciFact.json"
 
     result = TaskResult.from_disk(path)
     assert result.task_name == "SciFact" and result.eval_splits == ["test"]
