@@ -46,15 +46,10 @@ def test_train_accepts_a_dict_a_file_and_a_config(tiny_model, tiny_groups, tmp_p
 
 
 def test_evaluate_and_load_dataset_are_the_pipeline(tmp_path):
-    from tests.reliability.conftest import DOCS, QUERIES, jsonl, qrels_text
+    from tests.reliability.conftest import write_toy
     from tests.reliability.fake_encoder import Hash64
 
-    root = tmp_path / "toy"
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text(jsonl(DOCS))
-    (root / "queries.jsonl").write_text(jsonl(QUERIES))
-    (root / "qrels" / "test.tsv").write_text(qrels_text())
-    data = synrank.load_dataset(root)
+    data = synrank.load_dataset(write_toy(tmp_path / "toy"))
     assert len(data.corpus) == 3 and len(data.qrels) == 3
     res = synrank.evaluate(Hash64(), data, output=tmp_path / "out", measures=["nDCG@10", "MAP"], cache=False,
                            show_progress=False)

@@ -92,14 +92,10 @@ def test_portable_path_of_installed_files_and_outside_paths(minilm_path):
 
 def test_evaluate_records_no_absolute_path(tmp_path):
     """metrics.json of a run-file evaluation: run and dataset paths are relative (to the output, the project)."""
-    from tests.reliability.conftest import DOCS, QUERIES, RUN, jsonl, qrels_text
+    from tests.reliability.conftest import RUN, write_toy
     from tests.reliability.harness import run_cli_inprocess
 
-    root = tmp_path / "toy"
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text(jsonl(DOCS))
-    (root / "queries.jsonl").write_text(jsonl(QUERIES))
-    (root / "qrels" / "test.tsv").write_text(qrels_text())
+    root = write_toy(tmp_path / "toy")
     out = tmp_path / "out"
     run = out / "run.trec"
     out.mkdir()

@@ -95,13 +95,9 @@ def test_load_encoder_wraps_encode_only_objects_and_specs():
 def test_encode_only_scores_equal_the_two_method_encoder(tmp_path):
     """The same vectors behind encode() and behind encode_queries/encode_corpus give the same evaluation."""
     from synrank.evaluation.pipeline import evaluate_model
-    from tests.reliability.conftest import DOCS, QUERIES, jsonl, qrels_text
+    from tests.reliability.conftest import write_toy
 
-    root = tmp_path / "toy"
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text(jsonl(DOCS))
-    (root / "queries.jsonl").write_text(jsonl(QUERIES))
-    (root / "qrels" / "test.tsv").write_text(qrels_text())
+    root = write_toy(tmp_path / "toy")
     model = EncodeOnly64()
     a = evaluate_model(model, str(root), mode="full", cache=False, show_progress=False)
     b = evaluate_model(Hash64(), str(root), mode="full", cache=False, show_progress=False)
