@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from synrank.data.groups import group_files
+from synrank.errors import DatasetError
 from synrank.io import atomic_write_json, atomic_write_text, read_jsonl_tolerant
 from synrank.provenance import portable_path
 from synrank.synthetic.query_sources import words
@@ -174,8 +175,14 @@ def hub_front_matter(out: str | Path, card: dict[str, Any]) -> dict[str, Any]:
     from synrank.synthetic.pipeline import reject_files  # the pipeline imports this module
 
     out = Path(out)
-    configs: list[dict[str, Any]] = [{"config_name": "default", "default": True, "data_files": [
-        {"split": "train", "path": [f.name for f in group_files(out)]}]}]
+    try:
+        groups = [f.name for f in group_files(out)]
+    except DatasetError:  # nothing accepted yet (e.g. every query failed): a card without data configs
+        groups = []
+    configs: list[dict[str, Any]] = []
+    if groups:
+        configs.append({"config_name": "default", "default": True,
+                        "data_files": [{"split": "train", "path": groups}]})
     rejects = [f.name for f in reject_files(out)]
     if rejects:
         configs.append({"config_name": "rejects", "data_files": [{"split": "train", "path": rejects}]})

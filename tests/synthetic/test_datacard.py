@@ -92,3 +92,14 @@ def test_committed_folder_card_is_current_and_loads(tmp_path):
     assert _load(folder, "rejects")["train"].num_rows == n_rejects
     assert yaml.safe_load(committed.split("---\n")[1])["size_categories"] == ["1K<n<10K"]
     assert json.loads((COMMITTED / "datacard.json").read_text())["groups"] == 2000
+
+
+def test_card_of_a_folder_without_groups(tmp_path):
+    """Every query failed: the card is still written, with the rejects config only."""
+    out = tmp_path / "empty"
+    out.mkdir()
+    with gzip.open(out / "rejects-00000.jsonl.gz", "wt") as fh:
+        fh.write(json.dumps({"kind": "query", "query_id": "1", "reason": "connection error", "final": False}) + "\n")
+    write_datacard(out)
+    front = read_front_matter(out / "README.md")
+    assert [c["config_name"] for c in front["configs"]] == ["rejects"]
