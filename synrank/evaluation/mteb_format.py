@@ -25,9 +25,9 @@ Measures are renamed (``nDCG@10`` → ``ndcg_at_10``, ``Recall@100`` → ``recal
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -174,18 +174,43 @@ def model_meta(name: str, revision: str, *, similarity: str | None, max_tokens: 
     }
 
 
+def remove_synrank_results(folder: Path) -> None:
+    """Delete the result files synrank wrote below ``folder`` (``dataset_revision`` ``synrank-sha256:...``)
+    and the ``model_meta.json`` and folders left without results; anything else (results MTEB wrote,
+    a user's files) stays."""
+    results = folder / "results"
+    if not results.is_dir():
+        return
+    for path in sorted(results.glob("*/*/*.json")):
+        if path.name == "model_meta.json":
+            continue
+        try:
+            ours = str(json.loads(path.read_text("utf-8")).get("dataset_revision", "")).startswith("synrank-sha256:")
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if ours:
+            path.unlink()
+    for revision in sorted(results.glob("*/*")):
+        if revision.is_dir() and [p.name for p in revision.iterdir()] in ([], ["model_meta.json"]):
+            (revision / "model_meta.json").unlink(missing_ok=True)
+            revision.rmdir()
+    for folder_ in [*sorted(results.glob("*")), results, folder]:
+        if folder_.is_dir() and not any(folder_.iterdir()):
+            folder_.rmdir()
+
+
 def write_mteb_result(folder: str | Path, *, task: MtebTask, model_name: str, revision: str | None,
                       aggregate: Mapping[str, float], dataset_sha256: str, top_k: int | None,
                       evaluation_time: float | None, similarity: str | None = None,
                       max_tokens: int | None = None, framework: list[str] | None = None,
                       model_type: str = "dense") -> Path:
     """Write ``<folder>/results/<model>/<revision>/<Task>.json`` and its ``model_meta.json``; ``folder``
-    is what ``mteb.ResultCache(folder)`` takes. An earlier result tree in ``folder`` is replaced."""
+    is what ``mteb.ResultCache(folder)`` takes. Result files synrank wrote there earlier are removed first
+    (:func:`remove_synrank_results`)."""
     folder = Path(folder)
     revision = revision or NO_REVISION
     target = folder / "results" / model_name_as_path(model_name) / revision
-    if folder.is_dir():
-        shutil.rmtree(folder)  # one evaluation's result: no file of an earlier model revision stays beside it
+    remove_synrank_results(folder)  # one evaluation's result: no file of an earlier model revision stays beside it
     path = target / f"{task.name}.json"
     atomic_write_json(path, task_result(task, aggregate, dataset_sha256=dataset_sha256, top_k=top_k,
                                         evaluation_time=evaluation_time))
@@ -205,9 +230,7 @@ def export_evaluation(out_dir: str | Path, *, data: Any, aggregate: Mapping[str,
     ``metrics.json`` records about it: ``{"task", "file"}`` or ``{"skipped": why}``.
     """
     info = data.info
-    previous = Path(out_dir) / "mteb"
-    if previous.is_dir():  # written by an earlier evaluation into this folder: it must not outlive it
-        shutil.rmtree(previous)
+    remove_synrank_results(Path(out_dir) / "mteb")  # an earlier evaluation's file must not outlive it
     task = MTEB_TASKS.get(info.name)
     if task is None:
         return {"skipped": f"MTEB has no task built from {info.name!r}"}

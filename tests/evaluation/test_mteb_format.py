@@ -101,6 +101,14 @@ def test_no_file_when_the_evaluation_is_not_mteb_s_task(scifact_like, tmp_path):
     cell = evaluate_model(EncodeOnly64(), half, output_dir=tmp_path / "sub", cache=False, show_progress=False)
     assert "6 of the split's 12 judged queries" in cell.metrics["mteb"]["skipped"]
     assert not (tmp_path / "sub" / "mteb").exists()  # the earlier full evaluation's file is gone with it
+    # files synrank did not write there (an MTEB run's, a user's) are never removed
+    theirs = tmp_path / "sub" / "mteb" / "results" / "m" / "r" / "SciFact.json"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text(json.dumps({"dataset_revision": "d56462d0e63a25450459c4f213e49ffdb866f7f9"}))
+    (tmp_path / "sub" / "mteb" / "notes.txt").write_text("mine")
+    evaluate_model(EncodeOnly64(), data, output_dir=tmp_path / "sub", cache=False, show_progress=False)
+    assert theirs.exists() and (tmp_path / "sub" / "mteb" / "notes.txt").exists()
+    assert len(list((tmp_path / "sub" / "mteb" / "results").glob("*/*/SciFact.json"))) == 2
     cell = evaluate_model(EncodeOnly64(), data, output_dir=tmp_path / "few", cache=False, show_progress=False,
                           measures=("MAP", "P@10"))
     assert "nDCG@10" in cell.metrics["mteb"]["skipped"]
