@@ -1,8 +1,9 @@
 """``synrank push``: upload a trained model folder or a synthetic dataset folder to the Hugging Face Hub.
 
 The folder goes up as it is, with its card: a model folder's ``README.md`` (written by the trainer; written
-here when missing, see :mod:`synrank.training.modelcard`), a dataset folder's ``README.md`` refreshed
-from its files (:mod:`synrank.synthetic.datacard`, so its ``configs`` list the current group files).
+here when missing, see :mod:`synrank.training.modelcard`), a dataset folder's ``README.md``
+(:mod:`synrank.synthetic.datacard`; rewritten here when missing or when its ``configs`` do not list the
+folder's current files, otherwise left as it is, with any hand edits).
 Checkpoints, locks, temporary and hidden files stay behind.
 
 The token comes from the environment (``HF_TOKEN``, or the older ``HUGGING_FACE_HUB_TOKEN``) and is only
@@ -119,10 +120,13 @@ def prepare_card(folder: Path, kind: str) -> None:
             write_model_card(folder)
             logger.info("wrote the model card %s", folder / "README.md")
     else:
-        from synrank.synthetic.datacard import write_datacard
+        from synrank.synthetic.datacard import build_datacard, hub_front_matter, write_datacard
+        from synrank.training.modelcard import read_front_matter
 
-        write_datacard(folder)
-        logger.info("refreshed the data card %s", folder / "README.md")
+        current = hub_front_matter(folder, build_datacard(folder))["configs"]
+        if read_front_matter(folder / "README.md").get("configs") != current:  # missing, or lists other files
+            write_datacard(folder)
+            logger.info("wrote the data card %s", folder / "README.md")
 
 
 def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool = False, kind: str = "auto",

@@ -156,6 +156,14 @@ def test_push_dataset_folder(hub, tmp_path):
     assert front["configs"][0]["data_files"][0]["path"] == shards
     assert set(shards) <= set(hub.files) and hub.files["shard-00000.jsonl.gz"] == (folder / shards[0]).read_bytes()
     _no_token_anywhere(folder)
+    # a current card is not rewritten (hand edits survive); a stale one is
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text().replace("# Data card:", "License: see LICENSE.\n\n# Data card:"))
+    assert run_cli("push", folder, "--repo-id", "org/graded", env=_env(tmp_path, hub.url)).returncode == 0
+    assert b"License: see LICENSE." in hub.files["README.md"]
+    (folder / "shard-00017.jsonl.gz").rename(folder / "shard-00018.jsonl.gz")
+    assert run_cli("push", folder, "--repo-id", "org/graded", env=_env(tmp_path, hub.url)).returncode == 0
+    assert b"shard-00018.jsonl.gz" in hub.files["README.md"] and b"License" not in hub.files["README.md"]
 
 
 @pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
