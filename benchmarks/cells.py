@@ -26,7 +26,7 @@ from typing import Any
 from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec
 from synrank.errors import ConfigError, ModelError, SynrankError, TrainingError
 from synrank.io import atomic_write_json
-from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
+from synrank.provenance import Timings, config_hash, environment, peak_rss_mb, portable_path
 
 logger = logging.getLogger(__name__)
 
@@ -490,7 +490,7 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
         child_cfg["model"] = {**cfg["model"], "base": str(base_model)}
     config_file = folder / "train_config.json"
     atomic_write_json(config_file, {**child_cfg, "output": str(output)})
-    atomic_write_json(folder / "train.started.json", {"config_hash": thash, "source": str(source)})
+    atomic_write_json(folder / "train.started.json", {"config_hash": thash, "source": portable_path(source)})
     cmd = [sys.executable, "-m", "synrank.cli", "train", "--config", str(config_file), "--output", str(output)]
     if resume:
         cmd.append("--resume")
@@ -505,7 +505,7 @@ def run_training(suite: SuiteConfig, variant: VariantSpec, results: Path, *, ove
     model_dir = _trained_model_dir(output)
     model_sha256 = folder_fingerprint(model_dir)
     atomic_write_json(marker_path, {
-        "schema": TRAIN_SCHEMA, "model": variant.name, "config_source": str(source),
+        "schema": TRAIN_SCHEMA, "model": variant.name, "config_source": portable_path(source),
         "config": cfg, "config_hash": thash, "checkpoint": str(model_dir.relative_to(results)),
         "model_sha256": model_sha256,
         "resumed": resume, "timings": {"train": seconds},

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchmarks.cells import CELL_MARKER, read_marker
 from benchmarks.suites import load_suite
+from synrank.cliargs import HelpFormatter, add_list_option
 from synrank.config import from_dict, load_config_file
 from synrank.errors import ConfigError, SynrankError
 from synrank.io import atomic_write_text
@@ -153,15 +154,16 @@ def update_expected(suite_name: str, results: Path, path: Path, tolerance: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.check", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.check", description=__doc__.split("\n\n")[0],
+                                formatter_class=HelpFormatter)
     p.add_argument("--suite", required=True, help="suite name (expected file benchmarks/expected/<suite>.yaml)")
     p.add_argument("--results", type=Path, help="results folder (default: results/<suite>)")
     p.add_argument("--expected", type=Path, help="expected-scores file (default: benchmarks/expected/<suite>.yaml)")
     p.add_argument("--update", action="store_true", help="rewrite the expected file from the current results")
     p.add_argument("--tolerance", type=float, default=None,
                    help="default tolerance written by --update (default: the existing file's, else 1e-4)")
-    p.add_argument("--measures", nargs="*", default=[],
-                   help="extra measures written by --update (the existing file's measures are kept)")
+    add_list_option(p, "--measures", default=[], metavar="MEASURE",
+                    help="extra measures written by --update (the existing file's measures are kept)")
     p.add_argument("--notes", default="",
                    help="notes written by --update (default: the existing file's notes)")
     args = p.parse_args(argv)

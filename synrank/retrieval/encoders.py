@@ -12,6 +12,8 @@ the model's outputs could change; without it the embedding cache is not used for
 :func:`load_encoder` turns a user-facing spec into an encoder: a local sentence-transformers folder, a
 short alias (``all-MiniLM-L6-v2`` → the copy shipped by the PyPI package), a hub name (online only),
 ``"module:Class"`` (an importable class built with no arguments), or an object that already has the methods.
+An object with only ``encode(texts, **kwargs)`` (the sentence-transformers / MTEB convention) is wrapped in
+:class:`synrank.retrieval.plugins.EncodeOnlyEncoder`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from synrank.errors import ModelError
 from synrank.io import atomic_write_json, sha256_file
 from synrank.paths import cache_dir, resolve_model_alias
 from synrank.retrieval.backends import Backend, BackendRunner, resolve_backend
+from synrank.retrieval.plugins import EncodeOnlyEncoder, has_encode_only
 
 logger = logging.getLogger(__name__)
 
@@ -499,8 +502,10 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
             SentenceTransformer = ()  # type: ignore[assignment]  # noqa: N806
         if isinstance(spec, SentenceTransformer):
             return SentenceTransformerEncoder(spec, max_length=max_length, **kwargs)
+        if has_encode_only(spec):
+            return _checked(EncodeOnlyEncoder(spec))
         raise ModelError(f"object of type {type(spec).__name__} is not an encoder: it needs "
-                         "encode_queries(list[str]) and encode_corpus(list[dict])")
+                         "encode_queries(list[str]) and encode_corpus(list[dict]), or encode(list[str])")
     spec_str = os.fspath(spec)
     if _IMPORT_SPEC.fullmatch(spec_str) and not Path(spec_str).exists():
         obj = _import_spec(spec_str)
@@ -512,11 +517,18 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
                     return SentenceTransformerEncoder(obj, max_length=max_length, **kwargs)
             except ImportError:  # pragma: no cover
                 pass
-            raise ModelError(f"{spec_str} built a {type(obj).__name__}, which has no encode_queries/encode_corpus",
-                             spec_str)
+            if has_encode_only(obj):
+                return _checked(EncodeOnlyEncoder(obj, name=spec_str))
+            raise ModelError(f"{spec_str} built a {type(obj).__name__}, which has neither encode_queries/"
+                             "encode_corpus nor encode", spec_str)
         encoder_similarity(obj)
         return obj
     return SentenceTransformerEncoder(spec_str, max_length=max_length, **kwargs)
+
+
+def _checked(encoder: Any) -> Any:
+    encoder_similarity(encoder)  # validate early
+    return encoder
 
 
 def build_static_encoder(source: str | os.PathLike = "all-MiniLM-L6-v2", max_length: int | None = None,

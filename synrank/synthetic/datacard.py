@@ -2,7 +2,16 @@
 
 Computed from the folder alone (records, rejects, ``log/runs.jsonl``, ``generation.json``), so it can be
 refreshed at any time (``synrank generate --finalize DIR``) and is identical however many sessions made
-the data. Written atomically as ``datacard.json`` and ``datacard.md``.
+the data. Written atomically as ``datacard.json`` (for programs) and ``README.md`` (for people and the
+Hugging Face Hub).
+
+``README.md`` starts with YAML front matter that makes the folder a Hugging Face dataset:
+``datasets.load_dataset(folder)`` loads the groups as the ``train`` split of the default config (the
+``configs`` entry lists the group files, so ``generation.json``, the logs and the card are never read as
+data), and the rejected passages stay apart in a second config, ``load_dataset(folder, "rejects")``.
+Neither file is read by synrank's own loader (:func:`synrank.data.groups.group_files`), and neither is
+among the files whose checksums key training caches. (Folders made before this card existed had a
+``datacard.md``; refreshing the card moves its content into ``README.md``.)
 """
 
 from __future__ import annotations
@@ -13,9 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
+from synrank.data.groups import group_files
+from synrank.errors import DatasetError
 from synrank.io import atomic_write_json, atomic_write_text, read_jsonl_tolerant
+from synrank.provenance import portable_path
 from synrank.synthetic.query_sources import words
+
+CARD_FILE = "README.md"
+LEGACY_CARD_FILE = "datacard.md"
 
 
 def _length_stats(lengths: list[int]) -> dict[str, float]:
@@ -89,7 +105,7 @@ def build_datacard(out: str | Path) -> dict[str, Any]:
         "strategy": ident.get("strategy") or (strategies.most_common(1)[0][0] if strategies else None),
         "model": ident.get("model"), "model_sha256": ident.get("model_sha256"), "backend": ident.get("backend"),
         "prompt_version": ident.get("prompt_version"), "sampling": ident.get("sampling"),
-        "seed": ident.get("seed"), "queries": ident.get("queries"),
+        "seed": ident.get("seed"), "queries": _portable_source(ident.get("queries")),
         "queries_excluded_by_evaluation_guard": gen.get("queries_excluded_by_evaluation_guard"),
         "rejects": {"passages": kinds.get("passage", 0), "queries_failed": kinds.get("query", 0),
                     "queries_ineligible": kinds.get("ineligible", 0),
@@ -115,7 +131,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- **strategy**: `{card['strategy']}`; **prompt version**: `{card['prompt_version']}`",
         f"- **model**: `{card['model']}` via `{card['backend']}` (sha256 `{card['model_sha256']}`)",
         f"- **sampling**: `{json.dumps(card['sampling'])}`; base seed {card['seed']}",
-        f"- **queries**: {card['queries']}; evaluation queries excluded: {card['queries_excluded_by_evaluation_guard']}",
+        f"- **queries**: `{card['queries']}`; evaluation queries excluded: {card['queries_excluded_by_evaluation_guard']}",
         f"- **rejects**: {card['rejects']['passages']:,} passages (rate {card['rejects']['passage_reject_rate']}), "
         f"{card['rejects']['queries_failed']:,} queries failed after all attempts, "
         f"{card['rejects']['queries_ineligible']:,} queries ineligible for the strategy",
@@ -138,9 +154,71 @@ def render_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _portable_source(desc: Any) -> Any:
+    """A query source as recorded (``"name (/abs/queries.jsonl)"`` or a file path) without machine paths."""
+    if not isinstance(desc, str):
+        return desc
+    name, sep, rest = desc.partition(" (")
+    if sep and rest.endswith(")") and Path(rest[:-1]).is_absolute():
+        return f"{name} ({portable_path(rest[:-1])})"
+    return portable_path(desc) if Path(desc).is_absolute() else desc
+
+
+def _size_category(n: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M")]
+    return next((label for bound, label in bounds if n < bound), "10M<n<100M")
+
+
+def hub_front_matter(out: str | Path, card: dict[str, Any]) -> dict[str, Any]:
+    """The README's YAML: what the Hub shows and the ``configs`` that ``datasets.load_dataset`` follows."""
+    from synrank.synthetic.pipeline import reject_files  # the pipeline imports this module
+
+    out = Path(out)
+    try:
+        groups = [f.name for f in group_files(out)]
+    except DatasetError:  # nothing accepted yet (e.g. every query failed): a card without data configs
+        groups = []
+    configs: list[dict[str, Any]] = []
+    if groups:
+        configs.append({"config_name": "default", "default": True,
+                        "data_files": [{"split": "train", "path": groups}]})
+    rejects = [f.name for f in reject_files(out)]
+    if rejects:
+        configs.append({"config_name": "rejects", "data_files": [{"split": "train", "path": rejects}]})
+    return {
+        "pretty_name": card["folder"],
+        "tags": ["synthetic", "graded-relevance", "information-retrieval", "synrank",
+                 *([f"strategy:{card['strategy']}"] if card.get("strategy") else [])],
+        "task_categories": ["text-retrieval"],
+        "size_categories": [_size_category(card["groups"])],
+        "configs": configs,
+    }
+
+
+def render_readme(out: str | Path, card: dict[str, Any]) -> str:
+    """``README.md``: YAML front matter (:func:`hub_front_matter`), the card, and how to load the folder."""
+    front = yaml.safe_dump(hub_front_matter(out, card), sort_keys=False, allow_unicode=True)
+    loading = ["", "## Loading", "",
+               "Each row is one query with its graded passages (`synrank.groups/v1`: `query_id`, `query`, "
+               "`passages[].text/grade`, the source of every passage, and provenance).", "",
+               "```python",
+               "import datasets",
+               "",
+               'groups = datasets.load_dataset("PATH_OR_REPO_ID")["train"]             # the graded groups',
+               'rejects = datasets.load_dataset("PATH_OR_REPO_ID", "rejects")["train"]  # rejected, with reasons',
+               "",
+               "import synrank",
+               "",
+               'groups = list(synrank.data.iter_groups("PATH"))  # the same groups, as synrank trains on them',
+               "```", ""]
+    return f"---\n{front}---\n\n" + render_markdown(card) + "\n".join(loading)
+
+
 def write_datacard(out: str | Path) -> dict[str, Any]:
     out = Path(out)
     card = build_datacard(out)
     atomic_write_json(out / "datacard.json", card)
-    atomic_write_text(out / "datacard.md", render_markdown(card))
+    atomic_write_text(out / CARD_FILE, render_readme(out, card))
+    (out / LEGACY_CARD_FILE).unlink(missing_ok=True)  # its content is in README.md now
     return card

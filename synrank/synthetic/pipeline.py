@@ -119,10 +119,12 @@ def _seed(*parts: Any) -> int:
 
 def _comparable(key: str, value: Any) -> Any:
     """Identity value as compared on resume: a query source is its name, not the folder it was found in
-    (``"msmarco-dev-queries (/abs/path/queries.jsonl)"`` → ``"msmarco-dev-queries"``), so a checkout elsewhere
+    (``"msmarco-dev-queries (../shared/datasets/msmarco-dev-queries/queries.jsonl)"`` → ``"msmarco-dev-queries"``),
+    and a query file its file name (older folders recorded it as an absolute path), so a checkout elsewhere
     still resumes."""
     if key == "queries" and isinstance(value, str):
-        return value.split(" (", 1)[0]
+        name = value.split(" (", 1)[0]
+        return Path(name).name if name.endswith((".tsv", ".jsonl", ".json")) else name
     return value
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from synrank.errors import DatasetError
 from synrank.io import iter_jsonl_records
+from synrank.provenance import portable_path
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +87,14 @@ def load_queries(source: str | Path) -> tuple[dict[str, str], str]:
             queries = _read_jsonl(path)
         else:
             raise DatasetError("unknown query file type", path, hint="use .tsv (id<TAB>text) or .jsonl")
-        desc = str(path)
+        desc = portable_path(path)
     else:
         from synrank.data.beir import read_queries
         from synrank.data.registry import resolve_dataset
 
         folder = resolve_dataset(str(source), download=False)
         queries, _ = read_queries(folder / "queries.jsonl")
-        desc = f"{source} ({folder / 'queries.jsonl'})"
+        desc = f"{source} ({portable_path(folder / 'queries.jsonl')})"
     if not queries:
         raise DatasetError("no queries", path)
     return queries, desc

@@ -30,6 +30,7 @@ from scipy import stats
 from synrank.data.groups import TrainingGroup, read_groups
 from synrank.errors import DatasetError
 from synrank.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from synrank.provenance import portable_path
 from synrank.synthetic.query_sources import content_words, words
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def synthetic_report(path: str | Path, out_dir: str | Path | None = None, encode
     rng = random.Random(seed)
     sample_idx = sorted(rng.sample(range(len(groups)), min(n_samples, len(groups))))
     rep: dict[str, Any] = {
-        "schema": "synrank.synthetic-report/v1", "dataset": str(path), "encoder": encoder,
+        "schema": "synrank.synthetic-report/v1", "dataset": portable_path(path), "encoder": encoder,
         "n_queries": len(groups), "n_passages": sum(len(g.passages) for g in groups),
         "per_grade": {str(k): {"n": len(v["words"]), "mean_words": float(np.mean(v["words"])),
                                "lexical_overlap": float(np.mean(v["overlap"]))}

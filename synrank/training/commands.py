@@ -14,10 +14,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a bi-encoder from a training config (see benchmarks/configs/train/)",
         description="Train a dense retriever on graded groups (synthetic or real) with a list-wise or "
-                    "contrastive loss. The output folder loads with SentenceTransformer(path).")
+                    "contrastive loss. The output folder loads with SentenceTransformer(path) and holds a "
+                    "model card (README.md) ready for synrank push.")
     p.add_argument("--config", required=True, help="training config file (.yaml, .toml or .json)")
     p.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
-    p.add_argument("--output", default=None, help="output folder (default: the config's 'output')")
+    p.add_argument("--output", default=None, metavar="DIR", help="output folder (default: the config's 'output')")
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in the output folder")
     p.add_argument("--device", default=None, help="override the config's device (cpu, cuda, cuda:1)")

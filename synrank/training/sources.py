@@ -40,6 +40,7 @@ import numpy as np
 from synrank.data.groups import Passage, TrainingGroup, group_files, iter_groups
 from synrank.errors import ConfigError, DatasetError
 from synrank.io import sha256_file
+from synrank.provenance import portable_path
 from synrank.training.config import SourceConfig, TrainConfig
 from synrank.training.sampling import GroupItem, ShortPolicy, TrainingItem, drop_short
 
@@ -143,7 +144,7 @@ def _digest(parts: list[str]) -> str:
 def load_group_source(src: SourceConfig, policy: str, guard) -> tuple[list[TrainingGroup], SourceReport]:
     assert src.path is not None
     path = Path(src.path)
-    report = SourceReport("groups", str(path))
+    report = SourceReport("groups", portable_path(path))
     files = group_files(path)
     report.checksums = {f.name: sha256_file(f) for f in files}
     groups: list[TrainingGroup] = []

@@ -33,7 +33,7 @@ from torch import nn
 from synrank.errors import SynrankError, TrainingError
 from synrank.hardware import cpu_has_native_bf16
 from synrank.io import atomic_write_json, folder_lock
-from synrank.provenance import config_hash, environment, peak_rss_mb
+from synrank.provenance import config_hash, environment, peak_rss_mb, portable_path
 from synrank.training import checkpoint as ckpt
 from synrank.training.config import TrainConfig
 from synrank.training.distributed import (
@@ -45,6 +45,7 @@ from synrank.training.distributed import (
     shutdown,
 )
 from synrank.training.encoders import build_model, inference_max_seq_length, load_checkpoint_model
+from synrank.training.modelcard import CARD_FILE, write_model_card
 from synrank.training.plots import write_loss_csv, write_loss_png
 from synrank.training.regime import check_loss_regime
 from synrank.training.sampling import Batch, GroupSampler
@@ -182,6 +183,21 @@ def deterministic_algorithms(enabled: bool, output: Path | None = None):
         cudnn.benchmark, cudnn.deterministic = before[2], before[3]
 
 
+def recorded_config(cfg: TrainConfig) -> dict[str, Any]:
+    """The config as ``training_config.json`` records it: local paths (output, data, a base model folder)
+    made portable (:func:`synrank.provenance.portable_path`). The config hash is computed from the config
+    itself (:func:`comparable_config`), not from this record."""
+    d = cfg.to_dict()
+    if d.get("output"):
+        d["output"] = portable_path(d["output"])
+    d["data"] = [{**src, "path": portable_path(src["path"])} if isinstance(src, dict) and src.get("path") else src
+                 for src in d.get("data") or []]
+    model = d.get("model")
+    if isinstance(model, dict) and isinstance(model.get("base"), str) and Path(model["base"]).expanduser().exists():
+        d["model"] = {**model, "base": portable_path(model["base"])}
+    return d
+
+
 def comparable_config(cfg: TrainConfig) -> dict[str, Any]:
     """The config fields that must match to resume (everything but where the output goes / device)."""
     d = cfg.to_dict()
@@ -239,7 +255,7 @@ class Trainer:
         return {
             "schema": "synrank.training/v1",
             "name": self.cfg.name,
-            "config": self.cfg.to_dict(),
+            "config": recorded_config(self.cfg),
             "config_hash": config_hash(comparable_config(self.cfg)),
             "seeds": {"seed": self.cfg.seed, "python/numpy/torch": self.cfg.seed,
                       "torch_per_rank": "seed + rank", "sampler": "default_rng([seed, epoch(, item)])"},
@@ -295,6 +311,8 @@ class Trainer:
                 if done is not None:
                     logger.info("%s: run already completed (%d steps); nothing to resume", self.output,
                                 done.get("global_step", 0))
+                    if info.is_main and not (self.output / CARD_FILE).exists():
+                        write_model_card(self.output)  # a run completed by an older synrank, or killed just here
                     return TrainResult(self.output, int(done.get("global_step", 0)), done.get("final_loss"),
                                        0.0, 0.0, None)
                 return self._run(latest)
@@ -458,6 +476,7 @@ class Trainer:
                 "sampler": sampler.state_dict() if sampler else None, "final_loss": last_loss,
                 "train_runtime_s": round(elapsed_before + runtime, 3), "resumed_from_step": resumed_from,
                 "world_size": info.world_size})
+            write_model_card(self.output)  # README.md for the Hub; not part of the model's fingerprint
         barrier(info)
         return TrainResult(self.output, step, last_loss, runtime, samples / runtime if runtime > 0 else 0.0,
                            resumed_from)

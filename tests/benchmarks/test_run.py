@@ -223,7 +223,7 @@ def test_tiny_suite_end_to_end(tmp_path, tiny_dataset, tiny_static_model, monkey
 
     # Plug-in through the command line: one more row, the others stay cached.
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--suite", str(suite_file),
-                           "--results", str(results), "--model", str(tiny_static_model), "--name", "plugged"],
+                           "--output", str(results), "--model", str(tiny_static_model), "--name", "plugged"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "plugged × scifact-tiny: computed" in proc.stdout

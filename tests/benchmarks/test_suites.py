@@ -75,7 +75,7 @@ def test_paper_suite_fails_fast_listing_what_is_missing(monkeypatch, tmp_path):
                    "nothing was run"):
         assert needle in text
     assert not (tmp_path / "results" / "cells").exists()
-    assert run_mod.main(["--suite", "paper", "--results", str(tmp_path / "r2"), "--preflight"]) == 2
+    assert run_mod.main(["--suite", "paper", "--output", str(tmp_path / "r2"), "--preflight"]) == 2
 
 
 def test_preflight_reports_missing_training_data(tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ def test_cli_validate_ok(shared_datasets, capsys):
 
 def test_cli_validate_reports_located_error(make_dataset, capsys):
     root = make_dataset(queries=jsonl([{"_id": "q1", "text": "a"}]) + '{"_id": "q2"}\n')
-    assert main(["validate", str(root)]) == 2
+    assert main(["validate", str(root)]) == 1  # the check failed (exit 2 is for usage errors)
     err = capsys.readouterr().err
     assert f"{root / 'queries.jsonl'}:2: missing 'text'" in err
     assert len(err.strip().splitlines()) == 1

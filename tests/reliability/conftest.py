@@ -31,15 +31,20 @@ def qrels_text(rows=QRELS) -> str:
     return HEADER + "\n" + "".join(f"{q}\t{d}\t{g}\n" for q, d, g in rows)
 
 
-@pytest.fixture
-def toy(tmp_path) -> Path:
-    """A valid BEIR-layout folder ``toy`` (q3 is judged but has no relevant document)."""
-    root = tmp_path / "toy"
+def write_toy(root: Path) -> Path:
+    """Write the valid BEIR-layout folder ``root`` (3 documents, 3 queries; q3 is judged but has no
+    relevant document)."""
     (root / "qrels").mkdir(parents=True)
     (root / "corpus.jsonl").write_text(jsonl(DOCS), encoding="utf-8")
     (root / "queries.jsonl").write_text(jsonl(QUERIES), encoding="utf-8")
     (root / "qrels" / "test.tsv").write_text(qrels_text(), encoding="utf-8")
     return root
+
+
+@pytest.fixture
+def toy(tmp_path) -> Path:
+    """A valid BEIR-layout folder ``toy`` (:func:`write_toy`)."""
+    return write_toy(tmp_path / "toy")
 
 
 @pytest.fixture

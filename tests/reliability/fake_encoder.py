@@ -80,3 +80,20 @@ class WrongDim(Hash64):
 
     def encode_queries(self, queries: list[str], batch_size: int = 32, **_: object) -> np.ndarray:
         return super().encode_queries(queries, batch_size)[:, :32]
+
+
+class EncodeOnly64:
+    """The same vectors as :class:`Hash64` behind the sentence-transformers / MTEB convention: only
+    ``encode(texts, **kwargs)`` (synrank wraps it in ``synrank.retrieval.plugins.EncodeOnlyEncoder``).
+    ``calls`` records the keyword arguments of every call."""
+
+    similarity = "cosine"
+    fingerprint = "test-EncodeOnly64"
+
+    def __init__(self) -> None:
+        self._hash = Hash64()
+        self.calls: list[dict] = []
+
+    def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+        self.calls.append(dict(kwargs))
+        return self._hash._encode(list(texts))

@@ -53,7 +53,7 @@ def test_dataset_name_unknown(run_file):
 
 
 def test_benchmark_suite_missing(tmp_path):
-    res = run_module("benchmarks.run", "--suite", tmp_path / "none.yaml", "--results", tmp_path / "r")
+    res = run_module("benchmarks.run", "--suite", tmp_path / "none.yaml", "--output", tmp_path / "r")
     assert_clean_failure(res, "none.yaml", "does not exist")
     assert not (tmp_path / "r").exists()
 
@@ -61,15 +61,19 @@ def test_benchmark_suite_missing(tmp_path):
 def test_benchmark_suite_unknown_key(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: x\nbaseline: a\nvariants: []\ndatasets: []\nbogus: 1\n")
-    res = run_module("benchmarks.run", "--suite", suite, "--results", tmp_path / "r")
+    res = run_module("benchmarks.run", "--suite", suite, "--output", tmp_path / "r")
     assert_clean_failure(res, "suite.yaml", "unknown key(s) bogus", "allowed:")
     assert not (tmp_path / "r").exists()
 
 
 def test_subprocess_exit_code_of_a_located_error(toy, tmp_path):
-    """The console script itself (not only main()) exits 2 with the located line."""
+    """The console script itself (not only main()) prints the located line: exit 1 from validate (its check
+    failed), exit 2 from evaluate (its input is bad)."""
     (toy / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t2.5\n")
-    assert_clean_failure(run_cli("validate", toy), "test.tsv:2", "'2.5' is not an integer")
+    assert_clean_failure(run_cli("validate", toy), "test.tsv:2", "'2.5' is not an integer", code=1)
+    run = tmp_path / "run.trec"
+    run.write_text("q1 Q0 d1 1 1.0 t\n")
+    assert_clean_failure(run_cli("evaluate", "--run", run, "--dataset", toy), "test.tsv:2", "'2.5' is not an integer")
 
 
 def _tiny_suite(tmp_path, toy) -> str:
@@ -82,7 +86,7 @@ def _tiny_suite(tmp_path, toy) -> str:
 def test_benchmark_results_folder_not_writable(tmp_path, toy):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x\n")
-    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--results", blocker / "r")
+    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--output", blocker / "r")
     # R11: run.py's own mkdir raised NotADirectoryError, which escaped as a traceback (exit 1)
     assert_clean_failure(res, "not-a-folder/r", "cannot create or lock this results folder", "Not a directory",
                          "choose a writable folder")
@@ -97,7 +101,7 @@ def test_benchmark_os_error_is_one_line(tmp_path, toy, monkeypatch, capsys):
         raise PermissionError(13, "Permission denied", str(tmp_path / "r" / "cells"))
 
     monkeypatch.setattr(runner, "run_suite", fail)
-    rc = runner.main(["--suite", _tiny_suite(tmp_path, toy), "--results", str(tmp_path / "r")])
+    rc = runner.main(["--suite", _tiny_suite(tmp_path, toy), "--output", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("benchmarks.run: error: ")]
@@ -106,7 +110,7 @@ def test_benchmark_os_error_is_one_line(tmp_path, toy, monkeypatch, capsys):
 
 def test_two_benchmark_runs_same_results_folder(tmp_path, toy, held_lock):
     before = sorted(p.name for p in held_lock.iterdir())
-    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--results", held_lock)
+    res = run_module("benchmarks.run", "--suite", _tiny_suite(tmp_path, toy), "--output", held_lock)
     assert_clean_failure(res, "another synrank process", "results folder")
     assert sorted(p.name for p in held_lock.iterdir()) == before
 

@@ -66,7 +66,7 @@ def _apply(root: Path, target: str, change) -> None:
 @pytest.mark.parametrize(("target", "change", "expect"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_validate_rejects(toy, target, change, expect):
     _apply(toy, target, change)
-    assert_clean_failure(run_cli_inprocess("validate", toy), *expect)
+    assert_clean_failure(run_cli_inprocess("validate", toy), *expect, code=1)  # 1: the check failed
 
 
 @pytest.mark.parametrize("case", ["truncated-queries-jsonl", "qrels-unknown-query", "float-grade"])
@@ -140,7 +140,7 @@ def test_layout_entries_must_be_files(toy, entry):
     else:
         (toy / "qrels" / "dev.tsv").symlink_to(toy / "nowhere.tsv")
         expect = ["dev.tsv: qrels split dev.tsv is a broken symbolic link"]
-    assert_clean_failure(run_cli_inprocess("validate", toy), *expect)
+    assert_clean_failure(run_cli_inprocess("validate", toy), *expect, code=1)  # 1: the check failed
 
 
 def test_query_without_any_judgement_is_not_scored(toy, run_file, tmp_path):

@@ -104,7 +104,7 @@ def test_unwritable_output_is_a_file_generate(tmp_path):
     queries.write_text("1\twhat is a unique test query about otters\n")
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x\n")
-    res = run_cli_inprocess("generate", "--queries", queries, "--out", blocker / "out", "--backend", "echo",
+    res = run_cli_inprocess("generate", "--queries", queries, "--output", blocker / "out", "--backend", "echo",
                             "--strategy", "direct", "--no-progress")
     assert res.returncode != 0
     assert "Traceback" not in res.stderr
@@ -140,7 +140,7 @@ def test_two_generators_same_folder(tmp_path, held_lock):
     queries = tmp_path / "queries.tsv"
     queries.write_text("1\twhat is a unique test query about otters\n")
     before = listing(held_lock)
-    res = run_cli_inprocess("generate", "--queries", queries, "--out", held_lock, "--backend", "echo",
+    res = run_cli_inprocess("generate", "--queries", queries, "--output", held_lock, "--backend", "echo",
                             "--strategy", "direct", "--no-progress")
     assert_clean_failure(res, "another synrank process", "synthetic output folder")
     assert listing(held_lock) == before

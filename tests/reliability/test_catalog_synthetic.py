@@ -23,7 +23,7 @@ from tests.reliability.harness import (
 
 
 def _generate(queries: Path, out: Path, *extra: str, server=None, strategy: str = "direct-json"):
-    args = ["generate", "--queries", queries, "--out", out, "--strategy", strategy, "--no-progress",
+    args = ["generate", "--queries", queries, "--output", out, "--strategy", strategy, "--no-progress",
             "--max-attempts", "2"]
     if server is not None:
         args += ["--backend", "openai", "--model", "fake-model",
@@ -103,7 +103,7 @@ def test_api_key_is_never_logged(llm_server, query_file, tmp_path, monkeypatch, 
     llm_server.mode = "500"  # exercises the retry/debug log paths too
     res500 = _generate(query_file, out / "a", "-v", server=llm_server)
     llm_server.mode = "json"
-    res = run_cli_inprocess("-v", "generate", "--queries", query_file, "--out", out / "b", "--strategy",
+    res = run_cli_inprocess("-v", "generate", "--queries", query_file, "--output", out / "b", "--strategy",
                             "direct-json", "--no-progress", "--backend", "openai", "--model", "fake-model",
                             "--backend-option", f"base_url={llm_server.url}")
     assert res.returncode == 0, res.stderr

@@ -111,7 +111,7 @@ def test_same_seed_same_generated_data(tmp_path):
     queries.write_text("".join(f"{i}\t{q}\n" for i, q in enumerate(QUERIES, 1)))
 
     def gen(out: Path, seed: int) -> dict:
-        res = run_cli_inprocess("generate", "--queries", queries, "--out", out, "--backend", "echo", "--strategy",
+        res = run_cli_inprocess("generate", "--queries", queries, "--output", out, "--backend", "echo", "--strategy",
                                 "direct", "--limit", "6", "--seed", str(seed), "--no-progress",
                                 "--backend-option", "fail_rate=0.25")
         assert res.returncode == 0, res.stderr

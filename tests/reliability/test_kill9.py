@@ -52,7 +52,7 @@ QUERIES = [
 
 
 def _gen_args(queries: Path, out: Path) -> list[str]:
-    return ["generate", "--queries", str(queries), "--out", str(out), "--backend", "echo", "--strategy", "direct",
+    return ["generate", "--queries", str(queries), "--output", str(out), "--backend", "echo", "--strategy", "direct",
             "--limit", "10", "--batch-size", "2", "--seed", "3", "--no-progress",
             "--backend-option", "fail_rate=0.25"]
 
@@ -204,7 +204,7 @@ def test_benchmark_run_killed_and_resumed(tmp_path, seed, monkeypatch):
     killed = tmp_path / "killed"
     cache = tmp_path / "cache-killed"
     rng = random.Random(seed)
-    run = KillableRun(["-m", "benchmarks.run", "--suite", suite, "--results", killed],
+    run = KillableRun(["-m", "benchmarks.run", "--suite", suite, "--output", killed],
                       env={"SYNRANK_CACHE": str(cache), "SYNRANK_TEST_ENCODER_DELAY": "0.25"})
     kill_at_random_point(run, lambda: _markers(killed), rng, 0, 2, jitter=1.0)
     _run_suite_inprocess(suite, killed, cache, monkeypatch)  # the same suite, resumed
@@ -234,7 +234,7 @@ def test_benchmark_with_training_killed_and_resumed(tmp_path, tiny_model, tiny_g
     ckpts = killed / "train" / "tiny" / "model"
     rng = random.Random(seed)
     # SIGKILL the whole process group: the runner and the trainer it started (a job scheduler's kill)
-    run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--results", killed],
+    run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--output", killed],
                       env={"SYNRANK_CACHE": str(cache)}, process_group=True)
     target = rng.randint(1, 6)
     run.wait_for(lambda: _checkpoints(ckpts) >= min(target, 2) and any(
@@ -312,7 +312,7 @@ def test_killing_the_runner_stops_its_trainer(tmp_path, tiny_model, tiny_groups)
     running: it would hold the output folder and use the CPU while a rerun resumes the same training."""
     suite_file = _tiny_train_suite(tmp_path, tiny_model, tiny_groups, max_steps=100000, save_every=2)
     results = tmp_path / "results"
-    run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--results", results],
+    run = KillableRun(["-m", "benchmarks.run", "--suite", suite_file, "--output", results],
                       env={"SYNRANK_CACHE": str(tmp_path / "cache")})
     output = str(results / "train" / "tiny" / "model")
     run.wait_for(lambda: _processes_mentioning(output), timeout=120, what="the trainer child starting")

@@ -47,7 +47,8 @@ def test_generates_valid_groups_with_provenance(tmp_path, query_file, guard):
         assert {"source_query_id", "source_rule", "seed", "attempt"} <= set(g.passages[1].meta)
     card = json.loads((out / "datacard.json").read_text())
     assert card["groups"] == 12 and card["passages_per_grade"] == {"3": 12, "2": 12, "1": 12, "0": 12}
-    assert (out / "datacard.md").read_text().startswith("# Data card")
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("---\n") and "\n# Data card: out\n" in readme and not (out / "datacard.md").exists()
 
 
 def test_rejects_are_kept_with_reasons_and_retried(tmp_path, query_file, guard):
@@ -166,7 +167,7 @@ def _run_cli(args: list[str], **kw) -> subprocess.Popen:
 
 def test_resume_after_kill_9(tmp_path, query_file):
     out = tmp_path / "out"
-    args = ["generate", "--queries", str(query_file), "--out", str(out), "--backend", "echo", "--limit", "30",
+    args = ["generate", "--queries", str(query_file), "--output", str(out), "--backend", "echo", "--limit", "30",
             "--batch-size", "4", "--backend-option", "delay=0.1", "--no-progress", "--strategy", "direct"]
     run = KillableRun.cli(*args)
     run.wait_for(lambda: sum(s.read_text().count("\n") for s in out.glob("shard-*.jsonl")) >= 5, 60,
@@ -187,16 +188,16 @@ def test_resume_after_kill_9(tmp_path, query_file):
 
 def test_cli_generate_and_finalize(tmp_path, query_file):
     out = tmp_path / "out"
-    proc = _run_cli(["generate", "--queries", str(query_file), "--out", str(out), "--backend", "echo",
+    proc = _run_cli(["generate", "--queries", str(query_file), "--output", str(out), "--backend", "echo",
                      "--limit", "3", "--no-progress"])
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
-    proc = _run_cli(["generate", "--out", str(out), "--pack"])
+    proc = _run_cli(["generate", "--output", str(out), "--pack"])
     o, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and b"packed 1 shard" in o, err.decode()
     with gzip.open(next(out.glob("shard-*.jsonl.gz")), "rt") as fh:
         assert len(fh.read().splitlines()) == 3
-    proc = _run_cli(["generate", "--out", str(out), "--queries", str(query_file), "--backend", "nope"])
+    proc = _run_cli(["generate", "--output", str(out), "--queries", str(query_file), "--backend", "nope"])
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
 

@@ -61,13 +61,13 @@ def test_cli_import(tmp_path):
 
     path = tmp_path / "s.jsonl"
     path.write_text(json.dumps({"qid": "7", "query": "what is a cat", "passages": {"3": "A cat.", "1": "Pets."}}) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "synrank.cli", "synthetic-import", str(path), "--out",
+    proc = subprocess.run([sys.executable, "-m", "synrank.cli", "synthetic-import", str(path), "--output",
                            str(tmp_path / "o")], capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "imported 1 groups (2 passages)" in proc.stdout
     assert read_groups(tmp_path / "o")[0].grades == [3, 1]
     bad = subprocess.run([sys.executable, "-m", "synrank.cli", "synthetic-import", str(tmp_path / "missing"),
-                          "--out", str(tmp_path / "o2")], capture_output=True, text=True, timeout=120)
+                          "--output", str(tmp_path / "o2")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "SyCL input not found" in bad.stderr
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from synrank.errors import GenerationError, ModelError
 from synrank.io import sha256_file
+from synrank.provenance import portable_path
 from synrank.synthetic.backends.base import Backend, Completion, GenerationRequest, SamplingParams, batch_seed
 from synrank.synthetic.prompts import render_plain
 
@@ -122,7 +123,7 @@ class TransformersGGUFBackend(Backend):
         import torch
         import transformers
 
-        return {"backend": self.name, "model": self.path.name, "model_path": str(self.path),
+        return {"backend": self.name, "model": self.path.name, "model_path": portable_path(self.path),
                 "model_sha256": self.sha256,
                 "options": {"threads": self.threads, "batch_size": self.preferred_batch_size,
                             "dtype": "float32 (de-quantized from GGUF)", "padding": "left",
@@ -167,7 +168,7 @@ class LlamaCppBackend(Backend):
     def describe(self) -> dict[str, Any]:
         import llama_cpp
 
-        return {"backend": self.name, "model": self.path.name, "model_path": str(self.path),
+        return {"backend": self.name, "model": self.path.name, "model_path": portable_path(self.path),
                 "model_sha256": self.sha256,
                 "options": {"threads": self.threads, "n_ctx": self.n_ctx,
                             "llama_cpp_python": getattr(llama_cpp, "__version__", "?")}}
