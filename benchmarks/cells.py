@@ -434,11 +434,19 @@ def trained_identity(train_hash: str, checkpoint: str, model_sha256: str, transf
 
 def trains_transformer(suite: SuiteConfig, variant: VariantSpec) -> bool:
     """Whether a training variant's model is a transformer (not a static encoder, nor trained from one)."""
+    from synrank.paths import resolve_model_alias
+    from synrank.retrieval.encoders import folder_is_transformer
+
     cfg, source = train_config_dict(suite, variant)
-    if (cfg.get("model") or {}).get("kind") == "static":
+    model = cfg.get("model") or {}
+    if model.get("kind") == "static":
         return False
     dep = base_variant(suite, cfg, source)
-    return True if dep is None else trains_transformer(suite, dep)
+    if dep is not None:
+        return trains_transformer(suite, dep)
+    folder = Path(resolve_model_alias(str(model.get("base", ""))))
+    found = folder_is_transformer(folder) if folder.is_dir() else None
+    return True if found is None else found  # a hub name: sentence-transformers models are transformers
 
 
 def finished_training(suite: SuiteConfig, variant: VariantSpec, results: Path) -> dict[str, Any] | None:

@@ -281,3 +281,39 @@ def test_plugin_importable_class(tmp_path, tiny_dataset, tiny_static_model, monk
     rows = _read_csv(results / "leaderboard.csv")
     # The baseline (bm25) was not run in this results folder: the row is there, untested.
     assert [r["p_value"] for r in rows if r["model"] == "hashing"] == ["", ""]
+
+
+@pytest.mark.slow  # three training subprocesses: ~1 min idle
+def test_seed_replicates_and_a_base_from_another_variant(tmp_path, tiny_dataset, tiny_static_model, tiny_groups):
+    """``seeds:`` trains and evaluates ``<row>@seed<N>`` replicates that the leaderboard averages;
+    ``model.base: "@first"`` starts from variant ``first``'s trained model and is keyed by its training key."""
+    from benchmarks.cells import training_key
+    from tests.training.conftest import tiny_config
+
+    first = tiny_config(tiny_static_model, tiny_groups, max_steps=2, save_every=2)
+    second = {**tiny_config(tiny_static_model, tiny_groups, max_steps=2, save_every=2),
+              "model": {"base": "@first", "kind": "sentence-transformers", "pooling": "keep", "similarity": "dot"}}
+    suite_file = tmp_path / "pair.yaml"
+    suite_file.write_text(json.dumps({
+        "name": "pair", "baseline": "first", "measures": ["nDCG@10"],
+        "variants": [{"name": "first", "train": first},
+                     {"name": "second", "train": second, "seeds": [11], "baseline": "first"}],
+        "datasets": [{"name": str(tiny_dataset), "split": "test", "mode": "full"}]}))
+    suite = load_suite(suite_file)
+    results = tmp_path / "results"
+    summary = run_mod.run_suite(suite, results)
+    assert _statuses(summary) == {"first/scifact-tiny": "computed", "second/scifact-tiny": "computed",
+                                  "second@seed11/scifact-tiny": "computed"}
+    child = json.loads((results / "train" / "second" / "train_config.json").read_text())
+    assert child["model"]["base"] == str(results / "train" / "first" / "model")
+    assert json.loads((results / "train" / "second@seed11" / "train_config.json").read_text())["seed"] == 11
+    rows = {r["model"]: r for r in _read_csv(results / "leaderboard.csv") if r["measure"] == "nDCG@10"}
+    assert set(rows) == {"first", "second"}  # replicates are not rows of their own
+    assert rows["second"]["n_seeds"] == "2" and rows["first"]["n_seeds"] == "1"
+    a, b = (json.loads((results / "cells" / n / "scifact-tiny" / CELL_MARKER).read_text())["aggregate"]["nDCG@10"]
+            for n in ("second", "second@seed11"))
+    assert float(rows["second"]["value"]) == pytest.approx((a + b) / 2, abs=1e-9)
+    # the dependent's key follows its base's: a change to `first` changes `second`'s key
+    before = training_key(suite, suite.variant("second"))[2]
+    suite.variant("first").train["max_steps"] = 3
+    assert training_key(suite, suite.variant("second"))[2] != before

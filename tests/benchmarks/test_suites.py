@@ -31,7 +31,7 @@ def test_cpu_suite_covers_every_shared_dataset_with_a_corpus(shared_datasets):
     variants = {v.label for v in suite.variants}
     assert {"base", "self-supervised", "supervised", "synthetic-infonce", "synthetic-ws2",
             "synthetic+real-ws2"} <= variants
-    assert {v.base for v in suite.variants if v.kind == "train"} == {"minilm", "static"}
+    assert {v.base for v in suite.variants if v.kind == "train"} == {"minilm", "static", "static-ssl"}
 
 
 def _suite(tmp_path, **changes) -> str:
