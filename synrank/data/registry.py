@@ -301,6 +301,10 @@ def _fetch_missing(name: str, forum: tuple[str, str] | None, search: list[Path],
             hint="put a BEIR-layout folder in one of these places, add its parent to $SYNRANK_DATA, or pass a "
                  "path; it is not in the dataset catalog (`synrank datasets --all` lists what synrank can "
                  "download)")
+    if entry.forums and forum is None:
+        raise DatasetError(f"dataset {name!r} is {len(entry.forums)} forums, each its own dataset: name one, e.g. "
+                           f"'{name}/{entry.forums[0]}'",
+                           hint="a benchmark suite listing it evaluates every forum and averages them, as BEIR does")
     if not entry.sources:
         raise DatasetError(f"dataset {name!r} not found; looked in: {looked}",
                            hint=entry.manual)

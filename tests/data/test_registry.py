@@ -126,6 +126,9 @@ def test_group_forum_reference_resolves_inside_the_search_path(search):
     assert resolve_dataset("cqadupstack/android") == first / "cqadupstack" / "android"
     with pytest.raises(DatasetError, match="dataset folder does not exist"):
         resolve_dataset("cqadupstack/not-a-forum")  # not a forum of the catalog: a path
+    with pytest.raises(DatasetError, match="'cqadupstack' is 12 forums, each its own dataset: name one, e.g. "
+                                           "'cqadupstack/android'"):
+        resolve_dataset("cqadupstack")
 
 
 def test_builtin_metadata(shared_datasets):
