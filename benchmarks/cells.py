@@ -120,9 +120,26 @@ def encoding_identity(variant: VariantSpec, suite: SuiteConfig, model_identity: 
 # Dataset loading with a recorded, seeded subsample
 # ---------------------------------------------------------------------------------------------------
 
+def dataset_forums(ds: DatasetSpec) -> list[str]:
+    """The forums of a catalog dataset evaluated forum by forum and averaged (CQADupStack), else []."""
+    from synrank.data.catalog import catalog_entry
+
+    if "/" in ds.name or Path(ds.name).is_dir():
+        return []
+    entry = catalog_entry(ds.name)
+    return list(entry.forums) if entry is not None else []
+
+
 def dataset_identity(ds: DatasetSpec) -> dict[str, Any]:
     from synrank.data import dataset_info
 
+    forums = dataset_forums(ds)
+    if forums:
+        if ds.max_queries is not None or ds.mode == "rerank":
+            raise SynrankError(f"dataset {ds.name!r} is evaluated forum by forum: max_queries and mode "
+                               "'rerank' do not apply to it")
+        return {"name": ds.name, "split": ds.split or "test", "mode": "full", "max_queries": None,
+                "sample_seed": None, "top_k": ds.top_k, "forums": forums}
     info = dataset_info(ds.name)
     split = ds.split or info.default_split
     mode = ds.mode
@@ -207,6 +224,74 @@ def _model_cell(model_spec: str, variant: VariantSpec, data, ident: dict[str, An
             "pipeline_config_hash": res.config_hash, "pipeline_timings": dict(res.timings)}
 
 
+@dataclass
+class _ForumData:
+    """What run_cell records about the data of a forum-by-forum cell."""
+
+    checksums: dict[str, str]
+
+    def sha256(self) -> str:
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in sorted(self.checksums):
+            h.update(f"{name}\t{self.checksums[name]}\n".encode())
+        return h.hexdigest()
+
+
+def _forum_cells(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, ident: dict[str, Any], folder: Path,
+                 model_spec: str | None, model_identity: dict[str, Any], top_k: int, chash: str,
+                 timings: Timings) -> tuple[dict[str, Any], _ForumData]:
+    """Evaluate every forum as its own dataset (full retrieval over that forum's corpus) into
+    ``folder/<forum>/``, then combine as BEIR does for CQADupStack: each measure is the mean over the
+    forums of the forum's mean. ``per_query.tsv`` and ``run.trec.gz`` pool the forums' queries under
+    ``<forum>/<id>`` (the leaderboard's paired tests and confidence intervals use these pooled queries)."""
+    from benchmarks.leaderboard import read_per_query
+    from synrank.data.trec import read_run, write_run
+
+    per_forum: dict[str, dict[str, Any]] = {}
+    pooled: dict[str, dict[str, float]] = {}
+    run: dict[str, dict[str, float]] = {}
+    checksums: dict[str, str] = {}
+    for forum in ident["forums"]:
+        sub = dataclasses.replace(ds, name=f"{ds.name}/{forum}", label=None)
+        sub_folder = folder / forum
+        sub_folder.mkdir(parents=True, exist_ok=True)
+        with timings.measure("load_dataset"):
+            data, sub_ident, _ = load_cell_dataset(sub)
+        if variant.kind == "bm25":
+            out = _bm25_cell(variant, data, sub_ident, sub_folder, top_k, timings)
+        else:
+            assert model_spec is not None
+            with timings.measure("evaluate_model"):
+                out = _model_cell(model_spec, variant, data, sub_ident, sub_folder, top_k, suite.batch_size,
+                                  encoding_identity(variant, suite, model_identity))
+        per_forum[forum] = {"aggregate": out["aggregate"], "n_queries": out["n_queries"]}
+        for measure, values in read_per_query(sub_folder / "per_query.tsv").items():
+            for qid, value in values.items():
+                pooled.setdefault(f"{forum}/{qid}", {})[measure] = value
+        for qid, docs in read_run(sub_folder / "run.trec.gz").items():
+            run[f"{forum}/{qid}"] = {f"{forum}/{d}": score for d, score in docs.items()}
+        checksums.update({f"{forum}/{k}": v for k, v in data.checksums.items()})
+    measures = list(next(iter(per_forum.values()))["aggregate"])
+    aggregate = {m: float(sum(f["aggregate"][m] for f in per_forum.values()) / len(per_forum)) for m in measures}
+    lines = ["\t".join(["query_id", *measures])]
+    lines += ["\t".join([qid, *(repr(float(pooled[qid][m])) for m in measures)]) for qid in sorted(pooled)]
+    from synrank.io import atomic_write_text
+
+    write_run(run, folder / "run.trec.gz", tag=variant.name)
+    atomic_write_text(folder / "per_query.tsv", "\n".join(lines) + "\n")
+    n_queries = sum(f["n_queries"] for f in per_forum.values())
+    data = _ForumData(checksums)
+    atomic_write_json(folder / "metrics.json", {
+        "name": variant.name, "dataset": {"name": ds.name, "split": ident["split"], "sha256": data.sha256(),
+                                          "forums": ident["forums"]},
+        "mode": "full", "aggregate": aggregate, "aggregation": "mean over forums of each forum's mean (BEIR)",
+        "n_queries": n_queries, "forums": per_forum, "config": {"model": model_identity, "top_k": top_k},
+        "config_hash": chash, "timings": dict(timings), **environment()})
+    return {"aggregate": aggregate, "n_queries": n_queries, "forums": per_forum}, data
+
+
 def _cell_key(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path,
               model_identity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str, Path]:
     ident = dataset_identity(ds)
@@ -251,23 +336,28 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
     timings = Timings()
     start = time.perf_counter()
     try:
-        with timings.measure("load_dataset"):
-            data, ident, subsample = load_cell_dataset(ds)
-        if variant.kind == "bm25":
-            out = _bm25_cell(variant, data, ident, folder, top_k, timings)
-            # The pipeline writes metrics.json for model cells; BM25 cells get the same core fields.
-            atomic_write_json(folder / "metrics.json", {
-                "name": variant.name, "dataset": {"name": ident["name"], "split": ident["split"],
-                                                  "sha256": data.sha256(), "checksums": data.checksums},
-                "mode": ident["mode"], "aggregate": out["aggregate"], "n_queries": out["n_queries"],
-                "config": {"model": model_identity, "retrieval": out["retrieval"], "top_k": top_k},
-                "config_hash": chash, "evaluation": out["evaluation"], "timings": dict(timings),
-                **environment()})
+        if ident.get("forums"):
+            out, data = _forum_cells(suite, variant, ds, ident, folder, model_spec, model_identity, top_k, chash,
+                                     timings)
+            subsample = None
         else:
-            assert model_spec is not None
-            with timings.measure("evaluate_model"):
-                out = _model_cell(model_spec, variant, data, ident, folder, top_k, suite.batch_size,
-                                  cell_config["encoding"])
+            with timings.measure("load_dataset"):
+                data, ident, subsample = load_cell_dataset(ds)
+            if variant.kind == "bm25":
+                out = _bm25_cell(variant, data, ident, folder, top_k, timings)
+                # The pipeline writes metrics.json for model cells; BM25 cells get the same core fields.
+                atomic_write_json(folder / "metrics.json", {
+                    "name": variant.name, "dataset": {"name": ident["name"], "split": ident["split"],
+                                                      "sha256": data.sha256(), "checksums": data.checksums},
+                    "mode": ident["mode"], "aggregate": out["aggregate"], "n_queries": out["n_queries"],
+                    "config": {"model": model_identity, "retrieval": out["retrieval"], "top_k": top_k},
+                    "config_hash": chash, "evaluation": out["evaluation"], "timings": dict(timings),
+                    **environment()})
+            else:
+                assert model_spec is not None
+                with timings.measure("evaluate_model"):
+                    out = _model_cell(model_spec, variant, data, ident, folder, top_k, suite.batch_size,
+                                      cell_config["encoding"])
     except SynrankError as exc:
         logger.error("cell %s/%s failed: %s", variant.name, ds.key, exc)
         return CellOutcome(variant.name, ds.key, "failed", time.perf_counter() - start, chash, folder, str(exc))
@@ -278,6 +368,7 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
         "mode": ident["mode"], "config": cell_config, "config_hash": chash,
         "dataset_sha256": data.sha256(), "dataset_checksums": data.checksums, "subsample": subsample,
         "n_queries": out["n_queries"], "aggregate": out["aggregate"],
+        **({"forums": out["forums"]} if "forums" in out else {}),
         "pipeline_config_hash": out.get("pipeline_config_hash"),
         "timings": {**dict(timings), "total": seconds}, "peak_rss_mb": round(peak_rss_mb(), 1),
         "batch_size": variant.batch_size or suite.batch_size,

@@ -87,39 +87,44 @@ def _hub_model_available(name: str) -> bool:
         return False
 
 
-def _beir_reachable() -> bool:
-    if os.environ.get("SYNRANK_OFFLINE"):
-        return False
+def _dataset_problem(name: str, need_corpus: bool) -> tuple[str | None, str | None]:
+    """``(problem, None)`` when dataset ``name`` cannot be used here, ``(None, name)`` when it is missing
+    but the dataset catalog will download it on first use, ``(None, None)`` when it is here."""
+    from synrank.data.catalog import catalog_entry
+    from synrank.data.download import has_corpus, locate, offline_reason
+    from synrank.data.registry import dataset_info, find_local
+
+    entry = None if Path(name).is_dir() else catalog_entry(name)
     try:
-        import httpx
-
-        httpx.head("https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/", timeout=5.0)
-        return True
-    except Exception:
-        return False
-
-
-def _dataset_problem(name: str, need_corpus: bool, beir_online: bool | None) -> tuple[str | None, bool | None]:
-    """None when dataset ``name`` is usable here, else why not. Returns the (cached) reachability."""
-    from synrank.data.registry import BEIR_DOWNLOADABLE, dataset_info, find_local
-
-    local = find_local(name) if not Path(name).is_dir() else Path(name)
-    if local is None:
-        if name in BEIR_DOWNLOADABLE:
-            if beir_online is None:
-                beir_online = _beir_reachable()
-            if beir_online:
-                return None, beir_online  # the registry downloads it on first use
-            return f"dataset {name!r}: not found locally and BEIR's server is unreachable (download)", beir_online
-        return f"dataset {name!r}: not found in the dataset search path", beir_online
-    if need_corpus and not dataset_info(local).has_corpus:
-        return (f"dataset {name!r}: {local} has no corpus.jsonl (put a complete copy in a folder listed "
-                "earlier in $SYNRANK_DATA)", beir_online)
-    return None, beir_online
+        if Path(name).is_dir():
+            local: Path | None = Path(name)
+        else:
+            local = locate(entry) if entry is not None else find_local(name)
+    except SynrankError as exc:  # e.g. a symbolic link loop in the search path
+        return f"dataset {name!r}: {exc}", None
+    if local is not None:
+        complete = has_corpus(local, entry) if entry is not None else dataset_info(local).has_corpus
+        if not need_corpus or complete:
+            return None, None
+        fix = (f"`synrank download {name} --to DIR` and put DIR first in $SYNRANK_DATA" if entry and entry.fetchable
+               else "put a complete copy in a folder listed earlier in $SYNRANK_DATA")
+        return f"dataset {name!r}: {local} has no corpus.jsonl ({fix})", None
+    if entry is None:
+        return (f"dataset {name!r}: not found in the dataset search path, and the dataset catalog does not list "
+                "it (`synrank datasets` shows where synrank looks)", None)
+    if not entry.fetchable:
+        return f"dataset {name!r}: not here, and synrank cannot download it ({entry.manual})", None
+    why = offline_reason()
+    if why:
+        return (f"dataset {name!r}: not here, and downloading is disabled ({why}); run `synrank download {name}` "
+                "where there is internet", None)
+    return None, name
 
 
-def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[str]) -> None:
-    """Raise one :class:`SynrankError` listing everything missing (GPUs, models, datasets, modules)."""
+def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[str]) -> list[str]:
+    """Raise one :class:`SynrankError` listing everything missing (GPUs, models, datasets, modules, data
+    files). Datasets the catalog can download are not missing: the returned notes say what will be
+    downloaded on first use (and how to fetch it beforehand)."""
     import importlib.util
 
     missing: list[str] = []
@@ -139,14 +144,19 @@ def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[st
     for mod in req.modules:
         if importlib.util.find_spec(mod) is None:
             missing.append(f"python module {mod!r}: not installed")
+    absent: set[Path] = set()
     for p in req.paths:
         if not suite.resolve(p).exists():
+            absent.add(suite.resolve(p))
             missing.append(f"file {suite.resolve(p)}: does not exist")
-    online: bool | None = None
-    for name in dict.fromkeys([*req.datasets, *datasets]):
-        problem, online = _dataset_problem(name, True, online)
+    to_download: list[str] = []
+    for name in dict.fromkeys([*req.datasets, *datasets, *_training_datasets(suite, variants)]):
+        problem, fetch = _dataset_problem(name, True)
         if problem:
             missing.append(problem)
+        elif fetch:
+            to_download.append(fetch)
+    users: dict[Path, list[str]] = {}
     for v in variants:
         if v.kind == "train":
             try:
@@ -156,12 +166,70 @@ def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[st
                 continue
             for src in cfg.get("data") or []:
                 if src.get("kind") == "groups" and src.get("path") and not Path(src["path"]).exists():
-                    missing.append(f"variant {v.name!r}: training data {src['path']} does not exist "
-                                   "(generate it with `synrank generate`, or fix the training config)")
+                    users.setdefault(Path(src["path"]), []).append(v.name)
+    for path, names in users.items():
+        if path in absent:  # already listed as a required file: name the variants that need it there
+            i = missing.index(f"file {path}: does not exist")
+            missing[i] += f" (training data of {', '.join(names)}; generate it with `synrank generate`)"
+        else:
+            missing.append(f"variant(s) {', '.join(names)}: training data {path} does not exist "
+                           "(generate it with `synrank generate`, or fix the training config)")
+    notes = _download_notes(to_download)
     if missing:
         raise SynrankError(
             f"suite {suite.name!r} cannot run on this machine; missing:\n  - " + "\n  - ".join(missing)
-            + "\n(nothing was run; see the suite file's comments for how to provide these)")
+            + "\n(nothing was run; see the suite file's comments for how to provide these)"
+            + "".join(f"\n{n}" for n in notes))
+    return notes
+
+
+def _training_datasets(suite: SuiteConfig, variants: list[VariantSpec]) -> list[str]:
+    """Datasets named by the training configs of ``variants`` (e.g. supervised msmarco train)."""
+    from synrank.config import load_config_file
+
+    names: list[str] = []
+    for v in variants:
+        if v.kind != "train":
+            continue
+        train = v.train
+        if isinstance(train, str):
+            try:
+                train = load_config_file(suite.resolve(train))
+            except SynrankError:
+                continue  # reported with the variant below
+        for src in (train or {}).get("data") or []:
+            if isinstance(src, dict) and isinstance(src.get("dataset"), str):
+                names.append(src["dataset"])
+    return names
+
+
+def _download_notes(names: list[str]) -> list[str]:
+    """What the catalog will download on first use, with sizes (the datasets a dataset links to included)."""
+    if not names:
+        return []
+    from synrank.data.catalog import format_bytes, load_catalog
+    from synrank.data.download import describe_size, locate
+
+    catalog = load_catalog()
+    parts, total, unknown = [], 0, False
+    for name in names:
+        entry = catalog.get(name)
+        assert entry is not None
+        dep = entry.sources[0].corpus_from
+        if dep in names:
+            parts.append(f"{name} ({format_bytes(entry.download_bytes)}; corpus linked from {dep})")
+        else:
+            parts.append(f"{name} ({describe_size(entry, catalog)})")
+        if entry.download_bytes is None:
+            unknown = True
+        else:
+            total += entry.download_bytes
+        dep_entry = catalog.get(dep) if dep and dep not in names else None
+        if dep_entry is not None and locate(dep_entry, complete=True) is None:
+            total += dep_entry.download_bytes or 0
+    size = format_bytes(total) + (" + unknown sizes" if unknown else "")
+    return [f"will download on first use: {', '.join(parts)}; {size} in all "
+            f"(or beforehand: synrank download {' '.join(names)})"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -237,7 +305,8 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         else:
             to_run = [r for n in _select(suite_names, models, "model") for r in suite.variant(n).replicates()]
         if not skip_preflight:
-            preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected])
+            for note in preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected]):
+                logger.info("%s", note)
 
         trainings: list[TrainOutcome] = []
         outcomes: list[CellOutcome] = []
@@ -395,9 +464,9 @@ def main(argv: list[str] | None = None) -> int:
         results = args.output or default_results_dir(suite)
         if args.preflight:
             names = [v.name for v in suite.variants]
-            preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],
-                      [d.name for d in suite.datasets])
-            print(f"suite {suite.name}: everything it needs is here")
+            notes = preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],
+                              [d.name for d in suite.datasets])
+            print(f"suite {suite.name}: everything it needs is here" + ("" if not notes else "; " + notes[0]))
             return 0
         if args.report_only:
             with folder_lock(results, what="results folder"):

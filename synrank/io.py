@@ -236,6 +236,22 @@ def sha256_file(path: PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def open_binary(path: PathLike) -> IO[bytes]:
+    """Open a file for reading bytes; a ``.gz`` file (by suffix) is decompressed on the fly."""
+    path = Path(path)
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115 - caller closes
+
+
+def sha256_content(path: PathLike, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's content: of the decompressed bytes for a ``.gz`` file, so that a compressed copy
+    has the checksum of the plain file (what dataset checksums and cache keys record)."""
+    h = hashlib.sha256()
+    with open_binary(path) as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 @contextlib.contextmanager
 def folder_lock(folder: PathLike, timeout: float = 0.0, what: str = "folder") -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (a ``.lock`` file inside it) for the duration.

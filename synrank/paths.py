@@ -8,6 +8,9 @@ from pathlib import Path
 from synrank.errors import ModelError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Small datasets shipped inside the package (gzip, each with a MANIFEST.md): what the smoke suite and
+#: the default tests need, so that they run from the repository alone.
+SHIPPED_DATASETS = Path(__file__).resolve().parent / "data" / "shipped"
 
 
 def cache_dir() -> Path:
@@ -17,13 +20,15 @@ def cache_dir() -> Path:
 
 def dataset_search_path() -> list[Path]:
     """Folders searched for datasets, in order: ``$SYNRANK_DATA`` (``os.pathsep``-separated),
-    ``shared/datasets`` beside the repository, then ``<cache>/datasets``."""
+    ``shared/datasets`` beside the repository, ``<cache>/datasets`` (where downloads go), then the
+    datasets shipped inside the package."""
     paths: list[Path] = []
     env = os.environ.get("SYNRANK_DATA")
     if env:
         paths.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
     paths.append(REPO_ROOT.parent / "shared" / "datasets")
     paths.append(cache_dir() / "datasets")
+    paths.append(SHIPPED_DATASETS)
     return paths
 
 

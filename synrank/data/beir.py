@@ -27,11 +27,13 @@ missing from ``queries.jsonl``, both located errors here. Zero grades are kept, 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ from synrank.data.registry import (
     info_for_folder,
 )
 from synrank.errors import DatasetError
+from synrank.io import open_binary
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +117,9 @@ class BeirDataset:
 class _Lines:
     """Iterate ``(line_number, text)`` over a UTF-8 file, hashing the raw bytes on the way.
 
-    Accepts a byte-order mark and CRLF endings; an undecodable line is a located error.
+    A ``.gz`` file is decompressed and its decompressed bytes are hashed (a compressed copy has the
+    checksum of the plain file). Accepts a byte-order mark and CRLF endings; an undecodable line or a
+    damaged gzip stream is a located error.
     """
 
     def __init__(self, path: Path):
@@ -125,11 +130,21 @@ class _Lines:
     def __iter__(self) -> Iterator[tuple[int, str]]:
         update = self._hash.update
         try:
-            f = open(self.path, "rb")  # noqa: SIM115 - closed by the with-block below
+            f = open_binary(self.path)
         except OSError as exc:
             raise DatasetError(f"cannot read file: {exc.strerror or exc}", self.path) from exc
+        lineno = 0
         with f:
-            for lineno, raw in enumerate(f, 1):
+            lines = enumerate(f, 1)
+            while True:
+                try:
+                    lineno, raw = next(lines)
+                except StopIteration:
+                    break
+                except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                    raise DatasetError(f"damaged gzip file ({exc})", self.path, lineno + 1,
+                                       hint="the file is truncated or not gzip: restore it from its source"
+                                       ) from None
                 update(raw)
                 if lineno == 1 and raw.startswith(_BOM):
                     raw = raw[3:]

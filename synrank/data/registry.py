@@ -1,10 +1,13 @@
 """Dataset registry: resolve a dataset name to a BEIR-layout folder and describe it.
 
 Search order for a name (see :func:`synrank.paths.dataset_search_path`): every folder in
-``$SYNRANK_DATA`` (``os.pathsep``-separated), ``shared/datasets`` beside the repository, then
-``<cache>/datasets``. A path to an existing folder is accepted as is. A name found nowhere is
-downloaded from BEIR's public mirror into ``<cache>/datasets`` when the machine is online (set
-``SYNRANK_OFFLINE=1`` to forbid it); offline, the error lists every folder that was searched.
+``$SYNRANK_DATA`` (``os.pathsep``-separated), ``shared/datasets`` beside the repository,
+``<cache>/datasets``, then the small datasets shipped inside the package (``synrank/data/shipped``).
+Every layout file may be gzip-compressed (``corpus.jsonl.gz`` ...). A path to an existing folder is
+accepted as is. A name found nowhere that the dataset catalog (:mod:`synrank.data.catalog`) lists is
+downloaded into ``<cache>/datasets`` (:mod:`synrank.data.download`) unless downloading is disabled
+(``SYNRANK_OFFLINE=1``); the error for a missing dataset lists every folder searched and the
+``synrank download NAME`` command that gets it.
 
 Per-dataset metadata (default split, relevance threshold of binary measures, whether a query's own
 id must be removed from its ranking, a shipped rerank run, known tolerated quirks) comes from the
@@ -13,20 +16,17 @@ built-in table :data:`KNOWN_DATASETS`; folders not in it get conservative defaul
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from synrank.errors import DatasetError
-from synrank.paths import cache_dir, dataset_search_path
+from synrank.io import open_binary
+from synrank.paths import dataset_search_path
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +34,9 @@ CORPUS_FILE = "corpus.jsonl"
 QUERIES_FILE = "queries.jsonl"
 QRELS_DIR = "qrels"
 RERANK_RUN_FILE = "bm25_top100.trec"
-
-BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
-#: Seconds to wait for BEIR's server to connect or to send more data; past that the machine is
-#: considered offline (or the download stalled).
-NETWORK_TIMEOUT = 15.0
-
-#: Datasets BEIR publishes as ``{name}.zip`` in BEIR layout (Thakur et al., 2021; the table of the
-#: beir-cellar/beir README). Only these names are ever downloaded; anything else must be found
-#: locally. CQADupStack is left out: its archive nests one BEIR folder per forum.
-BEIR_DOWNLOADABLE = frozenset({
-    "msmarco", "trec-covid", "nfcorpus", "nq", "hotpotqa", "fiqa", "arguana", "webis-touche2020",
-    "quora", "dbpedia-entity", "scidocs", "fever", "climate-fever", "scifact",
-})
+#: Every file of the layout may also be stored gzip-compressed under its name + this suffix
+#: (``corpus.jsonl.gz``, ``qrels/test.tsv.gz``, ...); the plain file wins when both exist.
+GZIP_SUFFIX = ".gz"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -87,14 +77,15 @@ class DatasetInfo:
 
     @property
     def corpus_path(self) -> Path:
-        return self.path / CORPUS_FILE
+        """``corpus.jsonl`` or, when only that exists, ``corpus.jsonl.gz``."""
+        return layout_file(self.path, CORPUS_FILE)
 
     @property
     def queries_path(self) -> Path:
-        return self.path / QUERIES_FILE
+        return layout_file(self.path, QUERIES_FILE)
 
     def qrels_path(self, split: str) -> Path:
-        return self.path / QRELS_DIR / f"{split}.tsv"
+        return layout_file(self.path / QRELS_DIR, f"{split}.tsv")
 
     @property
     def evaluation_splits(self) -> tuple[str, ...]:
@@ -112,6 +103,9 @@ KNOWN_DATASETS: dict[str, dict] = {
     "trec-dl-2020": dict(
         default_split="test", relevance_threshold=2, qrels_outside_corpus=True,
         note="TREC DL 2020 passage; corpus = BM25 top-100 pool (rerank numbers comparable, full-collection not)"),
+    "msmarco-trec-dl-2020": dict(
+        default_split="test", relevance_threshold=2,
+        note="TREC DL 2020 passage over the full MS MARCO collection (corpus linked from msmarco)"),
     "arguana": dict(
         default_split="test", ignore_identical_ids=True, qrels_outside_corpus=True,
         note="5 qrels targets are missing from BEIR's own corpus (beir-cellar/beir #101, #172)"),
@@ -142,25 +136,46 @@ KNOWN_DATASETS: dict[str, dict] = {
 }
 
 
+def layout_file(folder: Path, name: str) -> Path:
+    """The file of the layout called ``name`` in ``folder``: ``name`` itself when it exists (or is a
+    link), else ``name.gz`` when that exists, else ``folder/name`` (absent; errors then name it)."""
+    plain = folder / name
+    if os.path.lexists(plain):
+        return plain
+    packed = folder / (name + GZIP_SUFFIX)
+    return packed if os.path.lexists(packed) else plain
+
+
+def logical_name(path: Path) -> str:
+    """A layout file's name without the gzip suffix (``test.tsv.gz`` -> ``test.tsv``): what checksums
+    and cache keys record, so a compressed copy of a dataset has the identity of the plain one."""
+    return path.name[: -len(GZIP_SUFFIX)] if path.name.endswith(GZIP_SUFFIX) else path.name
+
+
 def is_dataset_folder(path: Path) -> bool:
-    """A folder in BEIR layout has at least a corpus, a queries file or a qrels folder."""
-    return path.is_dir() and any(
-        (path / p).exists() for p in (CORPUS_FILE, QUERIES_FILE, QRELS_DIR))
+    """A folder in BEIR layout has at least a corpus, a queries file (plain or gzip) or a qrels folder."""
+    return path.is_dir() and (
+        (path / QRELS_DIR).exists()
+        or any(layout_file(path, p).exists() for p in (CORPUS_FILE, QUERIES_FILE)))
 
 
 def _splits(path: Path) -> tuple[str, ...]:
     qrels = path / QRELS_DIR
     if not qrels.is_dir():
         return ()
-    return tuple(sorted(p.name[:-4] for p in qrels.iterdir()
-                        if p.name.endswith(".tsv") and not p.name.startswith(".") and p.is_file()))
+    names = set()
+    for p in qrels.iterdir():
+        split = logical_name(p)
+        if split.endswith(".tsv") and not p.name.startswith(".") and p.is_file():
+            names.add(split[:-4])
+    return tuple(sorted(names))
 
 
 def info_for_folder(path: str | Path, name: str | None = None) -> DatasetInfo:
     """Describe a dataset folder; metadata from :data:`KNOWN_DATASETS` when its name is known."""
     path = Path(path)
     if not path.is_dir():
-        raise DatasetError("dataset folder does not exist", path)
+        raise DatasetError(missing_folder_message(path), path)
     name = name or path.name
     splits = _splits(path)
     meta = dict(KNOWN_DATASETS.get(name, {}))
@@ -174,12 +189,12 @@ def info_for_folder(path: str | Path, name: str | None = None) -> DatasetInfo:
             default = splits[0]
         else:
             default = ""
-    run = path / RERANK_RUN_FILE
+    run = layout_file(path, RERANK_RUN_FILE)
     return DatasetInfo(
         name=name, path=path, default_split=default, splits=splits,
         rerank_run=run if run.is_file() else None,
-        has_corpus=(path / CORPUS_FILE).is_file(),
-        has_queries=(path / QUERIES_FILE).is_file(),
+        has_corpus=layout_file(path, CORPUS_FILE).is_file(),
+        has_queries=layout_file(path, QUERIES_FILE).is_file(),
         known=known, **meta)
 
 
@@ -192,6 +207,10 @@ def find_local(name: str, search_path: Iterable[Path] | None = None) -> Path | N
     """First ``<folder>/<name>`` in the search path that is a dataset folder, else None."""
     for folder in (dataset_search_path() if search_path is None else search_path):
         candidate = Path(folder) / name
+        problem = link_problem(candidate)
+        if problem:
+            raise DatasetError(f"dataset folder is {problem}", candidate,
+                               hint="fix or remove the link (it shadows the later folders of the search path)")
         if is_dataset_folder(candidate):
             return candidate
     return None
@@ -200,109 +219,110 @@ def find_local(name: str, search_path: Iterable[Path] | None = None) -> Path | N
 def resolve_dataset(name_or_path: str | os.PathLike, *, download: bool | None = None) -> Path:
     """Return the folder of a dataset given by name or path.
 
-    ``download=None`` (default) downloads a BEIR dataset into the cache when it is not found locally,
-    unless ``$SYNRANK_OFFLINE`` is set; ``False`` never downloads.
+    A name is looked up in the dataset search path; ``group/forum`` (e.g. ``cqadupstack/android``)
+    names one forum of a catalog dataset with forums. A name found nowhere that the dataset catalog
+    (:mod:`synrank.data.catalog`) can fetch is downloaded into ``<cache>/datasets`` when ``download`` is
+    None (default) and downloading is allowed (``$SYNRANK_OFFLINE`` unset); ``download=False`` never
+    downloads. The error for a missing dataset lists every folder searched and the command that gets it.
     """
-    if isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path)):
+    text = str(name_or_path)
+    forum = None if isinstance(name_or_path, os.PathLike) else _forum_reference(text)
+    if forum is None and (isinstance(name_or_path, os.PathLike) or _looks_like_path(text)):
         path = Path(name_or_path).expanduser()
         if not path.is_dir():
-            raise DatasetError("dataset folder does not exist", path,
+            raise DatasetError(missing_folder_message(path), path,
                                hint="give an existing folder or a dataset name; see `synrank datasets`")
         if not is_dataset_folder(path):
             raise DatasetError(f"not a BEIR-layout folder (no {CORPUS_FILE}, {QUERIES_FILE} or {QRELS_DIR}/)",
                                path)
         return path
-    name = str(name_or_path)
-    if not _NAME_RE.match(name):
-        raise DatasetError(f"invalid dataset name {name!r}", hint="use a folder name such as 'scifact' or a path")
+    if forum is None and not _NAME_RE.match(text):
+        raise DatasetError(f"invalid dataset name {text!r}", hint="use a folder name such as 'scifact' or a path")
     search = dataset_search_path()
-    found = find_local(name, search)
+    found = find_local(text, search)
     if found is not None:
         return found
-    if is_dataset_folder(Path(name)):  # a bare relative path to a folder in the working directory
-        return Path(name)
+    if forum is None:
+        if is_dataset_folder(Path(text)):  # a bare relative path to a folder in the working directory
+            return Path(text)
+        problem = link_problem(Path(text))
+        if problem:
+            raise DatasetError(f"dataset folder is {problem}", text, hint="fix or remove the link")
+    return _fetch_missing(text, forum, search, download)
+
+
+def _forum_reference(text: str) -> tuple[str, str] | None:
+    """``("cqadupstack", "android")`` for ``"cqadupstack/android"`` when the catalog lists that forum."""
+    group, sep, forum = text.partition("/")
+    if not sep or not _NAME_RE.match(group) or not _NAME_RE.match(forum):
+        return None
+    from synrank.data.catalog import catalog_entry
+
+    entry = catalog_entry(group)
+    return (group, forum) if entry is not None and forum in entry.forums else None
+
+
+def link_problem(path: Path) -> str | None:
+    """What is wrong with ``path`` as a symbolic link (a loop, or a target that does not exist); None
+    when it is not a link or its target exists."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+        return None
+    except RuntimeError:  # Python < 3.13 reports a loop so
+        loop = True
+    except OSError as exc:
+        loop = exc.errno == errno.ELOOP
+    kind = "a symbolic link loop" if loop else "a broken symbolic link"
+    return f"{kind} ({path} -> {os.readlink(path)})"
+
+
+def missing_folder_message(path: Path) -> str:
+    """Why ``path`` is not a folder: a link loop, a dangling link, a file, or absent."""
+    problem = link_problem(path)
+    if problem:
+        return f"dataset folder is {problem}"
+    if path.exists():
+        return "dataset path is not a folder"
+    return "dataset folder does not exist"
+
+
+def _fetch_missing(name: str, forum: tuple[str, str] | None, search: list[Path], download: bool | None) -> Path:
+    """Download a dataset found nowhere, or raise the error that says where it looked and what to do."""
+    from synrank.data.catalog import catalog_entry
+    from synrank.data.download import OfflineError, download_dataset, offline_reason
+
     looked = ", ".join(str(Path(p) / name) for p in search)
-    if download is None:
-        download = not os.environ.get("SYNRANK_OFFLINE")
-    if name not in BEIR_DOWNLOADABLE:
+    entry = catalog_entry(forum[0] if forum else name)
+    if entry is None:
         raise DatasetError(
             f"dataset {name!r} not found; looked in: {looked}",
-            hint="put a BEIR-layout folder in one of these places, add its parent to $SYNRANK_DATA, "
-                 "or pass a path (it is not a BEIR dataset that could be downloaded)")
-    if not download:
-        why = ("SYNRANK_OFFLINE is set" if os.environ.get("SYNRANK_OFFLINE")
-               else "this command does not download")
-        raise DatasetError(
-            f"dataset {name!r} not found; looked in: {looked}; downloading is disabled ({why})",
-            hint=f"put the folder in one of these places, or download {BEIR_URL.format(name=name)} "
-                 "(synrank does so on first use when online and SYNRANK_OFFLINE is unset)")
-    target = cache_dir() / "datasets" / name
+            hint="put a BEIR-layout folder in one of these places, add its parent to $SYNRANK_DATA, or pass a "
+                 "path; it is not in the dataset catalog (`synrank datasets --all` lists what synrank can "
+                 "download)")
+    if entry.forums and forum is None:
+        raise DatasetError(f"dataset {name!r} is {len(entry.forums)} forums, each its own dataset: name one, e.g. "
+                           f"'{name}/{entry.forums[0]}'",
+                           hint="a benchmark suite listing it evaluates every forum and averages them, as BEIR does")
+    if not entry.sources:
+        raise DatasetError(f"dataset {name!r} not found; looked in: {looked}",
+                           hint=entry.manual)
+    command = f"synrank download {entry.name}"
+    offline = offline_reason()
+    why = "this command does not download" if download is False else offline
+    if why:
+        where = " on a machine with internet, then copy the folder into one of these places" if offline else ""
+        raise DatasetError(f"dataset {name!r} not found; looked in: {looked}; not downloaded ({why})",
+                           hint=f"get it with `{command}`{where}")
     try:
-        return download_beir(name, target)
+        folder = download_dataset(entry.name)
     except OfflineError as exc:
-        raise DatasetError(
-            f"dataset {name!r} not found; looked in: {looked}; and it cannot be downloaded "
-            f"(offline: {exc})",
-            hint=f"fetch {BEIR_URL.format(name=name)} on a connected machine and unzip it into one of these folders") from exc
-
-
-class OfflineError(Exception):
-    """BEIR's server cannot be reached."""
-
-
-def _open_url(url: str, timeout: float):
-    request = urllib.request.Request(url, headers={"User-Agent": "synrank"})
-    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - https URL from a constant
-
-
-def download_beir(name: str, target: Path, url_template: str | None = None) -> Path:
-    """Download ``{name}.zip`` from BEIR and unpack it atomically into ``target``.
-
-    The archive is written to a temporary file, unpacked into a temporary folder beside ``target``
-    and renamed into place, so an interrupted download never leaves a half-written dataset.
-    """
-    from filelock import FileLock
-    from tqdm.auto import tqdm
-
-    url = (url_template or BEIR_URL).format(name=name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f".{name}.download.lock")):
-        if is_dataset_folder(target):  # another process finished it while we waited
-            return target
-        if target.exists():
-            raise DatasetError("cache entry exists but is not a BEIR-layout folder", target,
-                               hint="remove it and retry")
-        try:
-            response = _open_url(url, NETWORK_TIMEOUT)
-        except urllib.error.HTTPError as exc:
-            raise DatasetError(f"BEIR has no dataset {name!r} (HTTP {exc.code} for {url})") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise OfflineError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
-        logger.info("downloading %s into %s", url, target)
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
-        try:
-            archive = tmp_dir / f"{name}.zip"
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with response, open(archive, "wb") as out, tqdm(
-                    total=total, unit="B", unit_scale=True, desc=f"{name}.zip") as bar:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            unpacked = tmp_dir / "unpacked"
-            try:
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extractall(unpacked)  # zipfile drops absolute paths and '..' components
-            except zipfile.BadZipFile as exc:
-                raise DatasetError("downloaded archive is not a valid zip file", url) from exc
-            root = unpacked / name if (unpacked / name).is_dir() else unpacked
-            if not is_dataset_folder(root):
-                raise DatasetError(f"downloaded archive has no BEIR-layout folder {name}/", url)
-            os.replace(root, target)
-        except OSError as exc:  # includes socket timeouts
-            raise OfflineError(f"{url}: download failed: {exc}") from exc
-        finally:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-    return target
+        raise DatasetError(f"dataset {name!r} not found; looked in: {looked}; and it cannot be downloaded "
+                           f"from here ({exc})",
+                           hint=f"run `{command}` where there is internet (it resumes) and copy the folder "
+                                "into one of these places") from exc
+    return folder / forum[1] if forum else folder
 
 
 def dataset_info(name_or_path: str | os.PathLike) -> DatasetInfo:
@@ -339,10 +359,10 @@ def list_datasets(search_path: Iterable[Path] | None = None) -> list[DatasetInfo
 # ----------------------------------------------------------------------------- quick counts
 
 def count_lines(path: Path) -> int:
-    """Number of non-empty lines, counted on raw bytes (no parsing)."""
+    """Number of non-empty lines, counted on raw (decompressed, for ``.gz``) bytes; no parsing."""
     n = 0
     last = b"\n"
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         while chunk := f.read(1 << 20):
             n += chunk.count(b"\n")
             last = chunk[-1:]
@@ -364,7 +384,7 @@ def quick_counts(info: DatasetInfo) -> dict:
     for split in info.splits:
         judged: set[str] = set()
         rows = 0
-        with open(info.qrels_path(split), "rb") as f:
+        with open_binary(info.qrels_path(split)) as f:
             next(f, None)  # header
             for raw in f:
                 qid, _, rest = raw.partition(b"\t")

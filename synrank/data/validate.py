@@ -19,11 +19,15 @@ from synrank.data.registry import (
     QRELS_DIR,
     QUERIES_FILE,
     RERANK_RUN_FILE,
+    GZIP_SUFFIX,
     DatasetInfo,
     info_for_folder,
     is_dataset_folder,
+    logical_name,
+    missing_folder_message,
 )
 from synrank.errors import DatasetError
+from synrank.io import open_binary
 
 
 @dataclass
@@ -81,7 +85,7 @@ def validate_folder(path: str | os.PathLike, name: str | None = None) -> Validat
     """
     path = Path(path)
     if not path.is_dir():
-        raise DatasetError("not a folder", path)
+        raise DatasetError(missing_folder_message(path), path)
     if not is_dataset_folder(path):
         raise DatasetError(f"not a BEIR-layout folder (no {CORPUS_FILE}, {QUERIES_FILE} or {QRELS_DIR}/)", path)
     _check_entries(path)
@@ -97,10 +101,11 @@ def validate_folder(path: str | os.PathLike, name: str | None = None) -> Validat
     queries, checksums[QUERIES_FILE] = read_queries(info.queries_path, warnings=warnings)
     qrels_dir = path / QRELS_DIR
     if qrels_dir.is_dir():
-        others = sorted(p.name for p in qrels_dir.iterdir() if not p.name.endswith(".tsv")
+        others = sorted(p.name for p in qrels_dir.iterdir() if not logical_name(p).endswith(".tsv")
                         and not p.name.startswith("."))
         if others:
             warnings.append(f"{qrels_dir}: ignored non-.tsv entries: {', '.join(others)}")
+    warnings.extend(_gzip_twins(path))
     splits: dict[str, SplitSummary] = {}
     for split in info.splits:
         qrels, checksums[f"{QRELS_DIR}/{split}.tsv"] = read_qrels(
@@ -120,20 +125,33 @@ def validate_folder(path: str | os.PathLike, name: str | None = None) -> Validat
                             queries=len(queries), splits=splits, checksums=checksums, warnings=warnings)
 
 
+def _gzip_twins(path: Path) -> list[str]:
+    """A warning for every file present both plain and gzip-compressed (the plain one is read)."""
+    out = []
+    folders = [path] + ([path / QRELS_DIR] if (path / QRELS_DIR).is_dir() else [])
+    for folder in folders:
+        for entry in sorted(folder.iterdir()):
+            if entry.name.endswith(GZIP_SUFFIX) and os.path.lexists(folder / logical_name(entry)):
+                out.append(f"{entry}: ignored, {logical_name(entry)} beside it is read (keep one of the two)")
+    return out
+
+
 def _check_entries(path: Path) -> None:
     """The layout's names must be what they claim: a ``corpus.jsonl`` that is a folder or a broken link
     would otherwise be reported as "absent" and the folder as valid."""
     for name in (CORPUS_FILE, QUERIES_FILE, RERANK_RUN_FILE):
-        entry = path / name
-        if os.path.lexists(entry) and not entry.is_file():
-            kind = "a broken symbolic link" if entry.is_symlink() and not entry.exists() else "not a regular file"
-            raise DatasetError(f"{name} is {kind}", entry, hint=f"replace it with the {name} file or remove it")
+        for entry in (path / name, path / (name + GZIP_SUFFIX)):
+            if os.path.lexists(entry) and not entry.is_file():
+                kind = ("a broken symbolic link" if entry.is_symlink() and not entry.exists()
+                        else "not a regular file")
+                raise DatasetError(f"{entry.name} is {kind}", entry,
+                                   hint=f"replace it with the {name} file or remove it")
     qrels = path / QRELS_DIR
     if os.path.lexists(qrels) and not qrels.is_dir():
         raise DatasetError(f"{QRELS_DIR} must be a folder of <split>.tsv files", qrels)
     if qrels.is_dir():
         for entry in sorted(qrels.iterdir()):
-            if entry.name.endswith(".tsv") and not entry.name.startswith(".") and not entry.is_file():
+            if logical_name(entry).endswith(".tsv") and not entry.name.startswith(".") and not entry.is_file():
                 kind = "a broken symbolic link" if entry.is_symlink() and not entry.exists() else "not a regular file"
                 raise DatasetError(f"qrels split {entry.name} is {kind}", entry,
                                    hint="replace it with the split's TSV file or remove it")
@@ -142,8 +160,8 @@ def _check_entries(path: Path) -> None:
 def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> None:
     """The shipped first-stage run must name known queries and documents (6 columns, TREC format)."""
     unknown_q = unknown_d = 0
-    with open(run, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
+    with open_binary(run) as raw:
+        for lineno, line in enumerate((b.decode("utf-8-sig") for b in raw), 1):
             if not line.strip():
                 continue
             fields = line.split()

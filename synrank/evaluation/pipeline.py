@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from synrank.data.beir import BeirDataset, load_dataset
+from synrank.data.registry import logical_name
 from synrank.data.trec import read_run, write_run
 from synrank.errors import ConfigError
 from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_query_tsv
 from synrank.evaluation.measures import DEFAULT_MEASURES
 from synrank.evaluation.mteb_format import export_evaluation
-from synrank.io import atomic_write_json, folder_lock, sha256_file
+from synrank.io import atomic_write_json, folder_lock, sha256_content
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb, portable_path
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
@@ -177,7 +178,8 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
         config["bm25"] = bm25_params
     if mode == "rerank":
         assert cand_path is not None
-        config["candidates"] = {"file": cand_path.name, "sha256": sha256_file(cand_path)}
+        # content identity: a gzip copy of the run has the name and checksum of the plain file
+        config["candidates"] = {"file": logical_name(cand_path), "sha256": sha256_content(cand_path)}
     chash = config_hash(config)
     queries = data.judged_queries()
     emb_cache: EmbeddingCache | bool = EmbeddingCache(fingerprint) if (cache and fingerprint) else False

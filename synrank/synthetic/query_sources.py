@@ -90,11 +90,12 @@ def load_queries(source: str | Path) -> tuple[dict[str, str], str]:
         desc = portable_path(path)
     else:
         from synrank.data.beir import read_queries
-        from synrank.data.registry import resolve_dataset
+        from synrank.data.registry import QUERIES_FILE, layout_file, resolve_dataset
 
         folder = resolve_dataset(str(source), download=False)
-        queries, _ = read_queries(folder / "queries.jsonl")
-        desc = f"{source} ({portable_path(folder / 'queries.jsonl')})"
+        queries_path = layout_file(folder, QUERIES_FILE)
+        queries, _ = read_queries(queries_path)
+        desc = f"{source} ({portable_path(queries_path)})"
     if not queries:
         raise DatasetError("no queries", path)
     return queries, desc

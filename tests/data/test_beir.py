@@ -12,6 +12,8 @@ from synrank.data import BeirDataset, Document, load_dataset
 from synrank.data.beir import load_folder, read_corpus
 from synrank.errors import DatasetError
 
+from tests.conftest import need_datasets
+
 from .conftest import DOCS, HEADER, QUERIES, jsonl
 
 
@@ -238,9 +240,11 @@ def test_scifact_loads_fast(shared_datasets):
     assert elapsed < 2.0, f"scifact took {elapsed:.2f}s (measured ~0.25 s on 2 shared cores)"
 
 
-def test_read_corpus_plain_json_equivalence(shared_datasets):
+@pytest.mark.parametrize("name", ["trec-dl-2019", "trec-dl-2020"])
+def test_read_corpus_plain_json_equivalence(shared_datasets, name):
     """Independent reference: plain json.loads over the file gives the same documents."""
-    path = shared_datasets / "trec-dl-2020" / "corpus.jsonl"
+    need_datasets(shared_datasets, name)
+    path = shared_datasets / name / "corpus.jsonl"
     corpus, _ = read_corpus(path)
     with open(path, encoding="utf-8") as f:
         expected = [json.loads(line) for line in f]
@@ -257,6 +261,7 @@ def test_repeated_loads_log_a_quirk_once(make_dataset, caplog):
 
 
 def test_msmarco_dev_queries_load_fast(shared_datasets):
+    need_datasets(shared_datasets, "msmarco-dev-queries")
     start = time.perf_counter()
     ds = load_dataset("msmarco-dev-queries", corpus=False)
     elapsed = time.perf_counter() - start

@@ -7,6 +7,8 @@ import pytest
 from synrank.data import EvaluationQueryGuard, evaluation_guard, load_dataset, normalize_query
 from synrank.errors import DatasetError
 
+from tests.conftest import need_datasets, present_datasets
+
 from .conftest import HEADER, jsonl, write_dataset
 
 
@@ -77,12 +79,16 @@ def test_empty_guard():
 
 def test_shared_guard_covers_trec_dl_and_beir_test_queries(shared_datasets):
     guard = evaluation_guard([shared_datasets])
-    for name in ("trec-dl-2019", "trec-dl-2020", "scifact", "arguana", "quora", "cranfield", "nfcorpus"):
-        for text in load_dataset(name, corpus=False).judged_queries().values():
+    names = present_datasets(shared_datasets, "trec-dl-2019", "trec-dl-2020", "scifact", "arguana", "quora",
+                             "cranfield", "nfcorpus")
+    assert {"trec-dl-2019", "scifact", "cranfield"} <= set(names)  # shipped: present everywhere
+    for name in names:
+        for text in load_dataset(shared_datasets / name, corpus=False).judged_queries().values():
             assert guard.is_evaluation_query(text), (name, text)
     # scifact's train claims stay usable unless the same text is also a test claim.
-    sci = load_dataset("scifact", split="train", corpus=False)
-    test_texts = {normalize_query(t) for t in load_dataset("scifact", corpus=False).judged_queries().values()}
+    sci = load_dataset(shared_datasets / "scifact", split="train", corpus=False)
+    test_texts = {normalize_query(t) for t in
+                  load_dataset(shared_datasets / "scifact", corpus=False).judged_queries().values()}
     for text in sci.judged_queries().values():
         assert guard.is_evaluation_query(text) == (normalize_query(text) in test_texts)
     assert "msmarco-dev-small" not in guard.datasets and "msmarco-dev-queries" not in guard.datasets
@@ -90,6 +96,7 @@ def test_shared_guard_covers_trec_dl_and_beir_test_queries(shared_datasets):
 
 def test_trec_dl_queries_do_not_occur_in_the_msmarco_dev_pool(shared_datasets):
     """The generation pool must not contain TREC DL queries (MANIFEST claims none; checked here)."""
+    need_datasets(shared_datasets, "msmarco-dev-queries", "trec-dl-2020", "quora")
     pool_texts = list(load_dataset("msmarco-dev-queries", corpus=False).queries.values())
     pool = {normalize_query(t) for t in pool_texts}
     for name in ("trec-dl-2019", "trec-dl-2020"):

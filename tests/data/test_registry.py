@@ -1,71 +1,72 @@
-"""Registry: search order, direct paths, per-dataset metadata, download and the offline error.
+"""Registry: search order, direct paths, gzip layouts, per-dataset metadata, the missing-dataset error.
 
-No test touches the internet: downloads go to a server on 127.0.0.1 or to a refused local port,
-or the downloader is replaced.
+No test touches the internet: downloads are tested against a server on 127.0.0.1
+(``tests/data/test_download.py``); here downloading is disabled or the catalog has no such dataset.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
+import gzip
 import os
-import threading
-import zipfile
+import shutil
 from pathlib import Path
 
 import pytest
 
-from synrank.data import dataset_info, list_datasets, load_dataset, registry, resolve_dataset
-from synrank.data.registry import (
-    OfflineError,
-    download_beir,
-    info_for_folder,
-    iter_dataset_folders,
-    quick_counts,
-)
+from synrank import paths
+from synrank.data import dataset_info, list_datasets, load_dataset, resolve_dataset
+from synrank.data.registry import info_for_folder, iter_dataset_folders, quick_counts
 from synrank.errors import DatasetError
+from tests.conftest import present_datasets
 
 from .conftest import write_dataset
 
 
 @pytest.fixture
 def search(tmp_path, monkeypatch):
-    """Two $SYNRANK_DATA folders and a cache, all empty, in tmp_path."""
+    """Two $SYNRANK_DATA folders, 'shared/datasets' beside a stand-in repository, and a cache, all empty."""
     first, second, cache = tmp_path / "first", tmp_path / "second", tmp_path / "cache"
-    for p in (first, second, cache):
-        p.mkdir()
+    repo = tmp_path / "checkout" / "synrank"
+    for p in (first, second, cache, repo):
+        p.mkdir(parents=True)
     monkeypatch.setenv("SYNRANK_DATA", os.pathsep.join([str(first), str(second)]))
     monkeypatch.setenv("SYNRANK_CACHE", str(cache))
-    monkeypatch.delenv("SYNRANK_OFFLINE", raising=False)
-    return first, second, cache / "datasets"
+    monkeypatch.setattr(paths, "REPO_ROOT", repo)
+    shared = tmp_path / "checkout" / "shared" / "datasets"
+    return first, second, cache / "datasets", shared
 
 
-def test_search_order_env_then_shared_then_cache(search, shared_datasets):
-    first, second, cache = search
+def test_search_order_env_then_shared_then_cache_then_shipped(search):
+    first, second, cache, shared = search
+    assert paths.dataset_search_path() == [first, second, shared, cache, paths.SHIPPED_DATASETS]
     write_dataset(second / "toy")
     assert resolve_dataset("toy") == second / "toy"
     write_dataset(first / "toy")
     assert resolve_dataset("toy") == first / "toy"  # earlier $SYNRANK_DATA entry wins
-    # shared/datasets beside the repository comes after $SYNRANK_DATA ...
-    assert resolve_dataset("scifact") == shared_datasets / "scifact"
+    # the shipped copy comes last ...
+    assert resolve_dataset("scifact") == paths.SHIPPED_DATASETS / "scifact"
+    write_dataset(cache / "scifact")
+    assert resolve_dataset("scifact") == cache / "scifact"
+    # ... after the cache, which comes after shared/datasets beside the repository ...
+    write_dataset(shared / "scifact")
+    assert resolve_dataset("scifact") == shared / "scifact"
+    # ... which comes after $SYNRANK_DATA.
     write_dataset(second / "scifact")
     assert resolve_dataset("scifact") == second / "scifact"
-    # ... and the cache comes last.
     write_dataset(cache / "cached-only")
     assert resolve_dataset("cached-only") == cache / "cached-only"
-    write_dataset(cache / "toy")
-    assert resolve_dataset("toy") == first / "toy"
 
 
-def test_listing_marks_shadowed_copies(search, shared_datasets):
-    first, second, _ = search
+def test_listing_marks_shadowed_copies(search):
+    first, second, _, _ = search
     write_dataset(first / "toy")
     write_dataset(second / "toy")
+    write_dataset(second / "scifact")
     entries = [(folder, info.name, shadowed) for folder, info, shadowed in iter_dataset_folders()]
     assert (first, "toy", False) in entries and (second, "toy", True) in entries
+    assert (paths.SHIPPED_DATASETS, "scifact", True) in entries
     names = [i.name for i in list_datasets()]
-    assert names.count("toy") == 1 and "scifact" in names and "trec-dl-2019" in names
+    assert names.count("toy") == 1 and names.count("scifact") == 1 and "trec-dl-2019" in names
 
 
 def test_a_path_is_accepted_directly(tmp_path, make_dataset):
@@ -80,129 +81,75 @@ def test_a_path_is_accepted_directly(tmp_path, make_dataset):
         resolve_dataset(tmp_path / "empty")
 
 
-def test_unknown_name_fails_listing_every_folder_searched(search, monkeypatch):
-    first, second, cache = search
-    monkeypatch.setattr(registry, "_open_url", _no_network)
+def test_unknown_name_fails_listing_every_folder_searched(search):
+    first, second, cache, shared = search
     with pytest.raises(DatasetError) as err:
         resolve_dataset("no-such-dataset")
     message = str(err.value)
-    for folder in (first, second, registry.dataset_search_path()[2], cache):
+    for folder in (first, second, shared, cache, paths.SHIPPED_DATASETS):
         assert str(folder / "no-such-dataset") in message
-    assert "not a BEIR dataset" in message
+    assert "not in the dataset catalog" in message and "synrank datasets --all" in message
 
 
-def _no_network(url, timeout):
-    raise AssertionError(f"test tried to open {url}")
-
-
-def test_offline_beir_name_fails_listing_folders(search, monkeypatch):
-    first, second, cache = search
-
-    def offline(name, target, url_template=None):
-        raise OfflineError("name resolution failed")
-
-    monkeypatch.setattr(registry, "download_beir", offline)
-    with pytest.raises(DatasetError) as err:
-        resolve_dataset("nq")
-    message = str(err.value)
-    assert "cannot be downloaded (offline: name resolution failed)" in message
-    for folder in (first, second, cache):
-        assert str(folder / "nq") in message
-    assert "nq.zip" in message
-
-
-def test_refused_connection_is_reported_as_offline(search, monkeypatch):
-    """A real attempt against a local port nobody listens on (no internet involved)."""
-    monkeypatch.setattr(registry, "BEIR_URL", "http://127.0.0.1:9/{name}.zip")
-    with pytest.raises(DatasetError, match="offline"):
-        resolve_dataset("nq")
-    assert not (search[2] / "nq").exists()
-
-
-def test_synrank_offline_disables_downloads(search, monkeypatch):
+def test_catalog_dataset_missing_offline_names_the_command(search, monkeypatch):
+    first, _, cache, _ = search
     monkeypatch.setenv("SYNRANK_OFFLINE", "1")
-    monkeypatch.setattr(registry, "_open_url", _no_network)
-    with pytest.raises(DatasetError, match="downloading is disabled"):
-        resolve_dataset("nq")
+    with pytest.raises(DatasetError) as err:
+        resolve_dataset("trec-dl-2020")
+    message = str(err.value)
+    assert str(first / "trec-dl-2020") in message and str(cache / "trec-dl-2020") in message
+    assert "not downloaded (SYNRANK_OFFLINE is set)" in message
+    assert "get it with `synrank download trec-dl-2020` on a machine with internet" in message
+    with pytest.raises(DatasetError, match="this command does not download"):
+        resolve_dataset("trec-dl-2020", download=False)
+    with pytest.raises(DatasetError, match="not downloadable: register at bioasq.org"):
+        resolve_dataset("bioasq")
 
 
-@pytest.fixture
-def zip_server(tmp_path):
-    """Serve tmp_path/www over HTTP on 127.0.0.1; yields (url_template, www folder)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(www))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{{name}}.zip", www
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_gzip_layout_reads_like_the_plain_one(make_dataset, tmp_path):
+    plain = make_dataset("plain")
+    packed = tmp_path / "packed"
+    for f in plain.rglob("*"):
+        if f.is_file():
+            target = packed / (str(f.relative_to(plain)) + ".gz")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(gzip.compress(f.read_bytes()))
+    a, b = load_dataset(plain), load_dataset(packed)
+    assert (a.corpus, a.queries, a.qrels, a.checksums) == (b.corpus, b.queries, b.qrels, b.checksums)
+    assert info_for_folder(packed).splits == ("test",) and quick_counts(info_for_folder(packed)) == \
+        quick_counts(info_for_folder(plain))
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def _zip_folder(src: Path, arcroot: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path in sorted(src.rglob("*")):
-            if path.is_file():
-                zf.write(path, f"{arcroot}/{path.relative_to(src)}")
-    return buf.getvalue()
-
-
-def test_download_unpacks_atomically_into_the_cache(search, zip_server, tmp_path, monkeypatch):
-    url, www = zip_server
-    src = write_dataset(tmp_path / "src")
-    (www / "nq.zip").write_bytes(_zip_folder(src, "nq"))
-    monkeypatch.setattr(registry, "BEIR_URL", url)
-    path = resolve_dataset("nq")
-    cache = search[2]
-    assert path == cache / "nq"
-    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == ["nq"]  # no temp left
-    ds = load_dataset("nq")
-    assert ds.qrels == {"q1": {"d1": 2, "d3": 0}, "q2": {"d2": 1}}
-    # Found locally now: no second download.
-    monkeypatch.setattr(registry, "_open_url", _no_network)
-    assert resolve_dataset("nq") == path
-
-
-def test_download_errors(search, zip_server, tmp_path):
-    url, www = zip_server
-    target = tmp_path / "out" / "nq"
-    with pytest.raises(DatasetError, match="HTTP 404"):
-        download_beir("nq", target, url)
-    (www / "nq.zip").write_bytes(b"not a zip")
-    with pytest.raises(DatasetError, match="not a valid zip"):
-        download_beir("nq", target, url)
-    (www / "nq.zip").write_bytes(_empty_zip())
-    with pytest.raises(DatasetError, match="no BEIR-layout folder"):
-        download_beir("nq", target, url)
-    assert not target.exists()
-    assert [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")] == []
-
-
-def _empty_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("README.txt", "nothing here")
-    return buf.getvalue()
+def test_group_forum_reference_resolves_inside_the_search_path(search):
+    first, *_ = search
+    write_dataset(first / "cqadupstack" / "android")
+    assert resolve_dataset("cqadupstack/android") == first / "cqadupstack" / "android"
+    with pytest.raises(DatasetError, match="dataset folder does not exist"):
+        resolve_dataset("cqadupstack/not-a-forum")  # not a forum of the catalog: a path
+    with pytest.raises(DatasetError, match="'cqadupstack' is 12 forums, each its own dataset: name one, e.g. "
+                                           "'cqadupstack/android'"):
+        resolve_dataset("cqadupstack")
 
 
 def test_builtin_metadata(shared_datasets):
     dl19 = dataset_info("trec-dl-2019")
     assert (dl19.default_split, dl19.relevance_threshold, dl19.qrels_outside_corpus) == ("test", 2, True)
-    assert dl19.rerank_run == shared_datasets / "trec-dl-2019" / "bm25_top100.trec"
+    assert dl19.rerank_run is not None and dl19.rerank_run.name.startswith("bm25_top100.trec")
+    assert dl19.rerank_run.parent == resolve_dataset("trec-dl-2019")
     assert dl19.has_corpus and dl19.known
-    assert dataset_info("trec-dl-2020").relevance_threshold == 2
-    assert dataset_info("arguana").ignore_identical_ids is True
-    assert dataset_info("quora").ignore_identical_ids is True
-    assert dataset_info("quora").has_corpus is False
+    for name in present_datasets(shared_datasets, "trec-dl-2020", "arguana", "quora", "msmarco-dev-small",
+                                 "msmarco-dev-queries"):
+        info = dataset_info(name)
+        if name == "trec-dl-2020":
+            assert info.relevance_threshold == 2
+        if name in ("arguana", "quora"):
+            assert info.ignore_identical_ids is True
+        if name == "quora":
+            assert info.has_corpus is False
+        if name == "msmarco-dev-small":
+            assert info.default_split == "dev"
+        if name == "msmarco-dev-queries":
+            assert info.training_pool and info.splits == ()
     cran = dataset_info("cranfield")
     assert cran.ignore_identical_ids is False and cran.splits == ("test", "test_raw_codes")
     assert cran.evaluation_splits == ("test", "test_raw_codes")
@@ -210,8 +157,6 @@ def test_builtin_metadata(shared_datasets):
     assert (sci.default_split, sci.splits, sci.relevance_threshold, sci.rerank_run) == ("test", ("test", "train"), 1,
                                                                                         None)
     assert sci.evaluation_splits == ("test",)
-    assert dataset_info("msmarco-dev-small").default_split == "dev"
-    assert dataset_info("msmarco-dev-queries").training_pool and dataset_info("msmarco-dev-queries").splits == ()
 
 
 def test_defaults_for_unknown_folders(make_dataset):
@@ -229,7 +174,7 @@ def test_defaults_for_unknown_folders(make_dataset):
 
 
 def test_quick_counts_agree_with_loading(shared_datasets):
-    for name in ("scifact", "trec-dl-2019", "msmarco-dev-queries"):
+    for name in present_datasets(shared_datasets, "scifact", "trec-dl-2019", "msmarco-dev-queries"):
         info = dataset_info(name)
         counts = quick_counts(info)
         ds = load_dataset(info, corpus=info.has_corpus)
@@ -242,7 +187,7 @@ def test_quick_counts_agree_with_loading(shared_datasets):
 
 
 def test_bare_name_prefers_search_path_over_working_directory(search, tmp_path, monkeypatch):
-    first, _, _ = search
+    first, *_ = search
     write_dataset(tmp_path / "cwd" / "toy")
     monkeypatch.chdir(tmp_path / "cwd")
     assert resolve_dataset("toy") == Path("toy")  # not in the search path: the local folder

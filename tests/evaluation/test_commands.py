@@ -13,6 +13,7 @@ from synrank.cli import main
 from synrank.data import load_dataset
 from synrank.data.trec import write_run
 from synrank.io import sha256_file
+from tests.conftest import need_datasets
 
 
 def run_cli(argv, capsys):
@@ -55,6 +56,7 @@ def test_evaluate_shipped_bm25_run_with_artifacts(shared_datasets, tmp_path, cap
 
 
 def test_measures_option_and_json(shared_datasets, capsys):
+    need_datasets(shared_datasets, "trec-dl-2020")
     run_path = shared_datasets / "trec-dl-2020" / "bm25_top100.trec"
     code, out, err = run_cli(["evaluate", "--run", str(run_path), "--dataset", "trec-dl-2020",
                               "--measures", "ndcg@10,MAP@100", "--json"], capsys)
@@ -65,6 +67,7 @@ def test_measures_option_and_json(shared_datasets, capsys):
 
 
 def test_run_on_the_wrong_dataset_is_an_error(shared_datasets, capsys):
+    need_datasets(shared_datasets, "trec-dl-2020")
     run_path = shared_datasets / "trec-dl-2019" / "bm25_top100.trec"
     code, _, err = run_cli(["evaluate", "--run", str(run_path), "--dataset", "trec-dl-2020"], capsys)
     assert code == 2

@@ -16,6 +16,7 @@ from synrank.data.trec import read_run
 from synrank.errors import SynrankError
 from synrank.evaluation.evaluator import EvalResult, evaluate_run, format_per_query_tsv, write_per_query_tsv
 from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measure
+from tests.conftest import need_datasets
 from tests.evaluation.test_measures import reference, reference_mean
 
 
@@ -196,6 +197,7 @@ def test_records_and_tsv(tmp_path):
 
 @pytest.mark.parametrize("name,expected", [("trec-dl-2019", 0.5058), ("trec-dl-2020", 0.4796)])
 def test_trec_dl_bm25_matches_pyserini(shared_datasets, name, expected):
+    need_datasets(shared_datasets, name)
     folder = shared_datasets / name
     qrels = load_qrels(folder / "qrels" / "test.tsv")
     run = read_run(folder / "bm25_top100.trec")
@@ -294,6 +296,7 @@ def test_arguana_identical_ids_and_ties_against_beir(shared_datasets):
     ties here (duplicate texts); both resolve them as trec_eval does, so the numbers are equal."""
     from beir.retrieval.evaluation import EvaluateRetrieval
 
+    need_datasets(shared_datasets, "arguana")
     qrels, run = bm25_run(shared_datasets / "arguana", k=100, every=3)
     assert sum(1 for q in run if q in run[q]) > 0.8 * len(qrels)  # the query itself is usually retrieved
     ours = evaluate_run(qrels, run, measures=["nDCG@10"], ignore_identical_ids=True)

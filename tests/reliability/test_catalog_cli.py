@@ -118,7 +118,7 @@ def test_two_benchmark_runs_same_results_folder(tmp_path, toy, held_lock):
 # Writes that bypass synrank.io and why they are safe: each goes into a temporary folder that is renamed.
 _DIRECT_WRITES_ALLOWED = {
     "synrank/training/checkpoint.py": "files of a .tmp-step-* folder, fsynced and renamed as a whole",
-    "synrank/data/registry.py": "the downloaded zip, inside a temporary folder renamed after unpacking",
+    "synrank/data/download.py": "a resumable .part download, renamed to its final name once complete and verified",
 }
 
 

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURES
+
 
 @pytest.fixture(scope="session")
-def msmarco_queries(shared_datasets: Path) -> dict[str, str]:
-    """The first 3,000 real MS MARCO dev queries (enough for BM25 siblings, fast to index)."""
+def msmarco_queries() -> dict[str, str]:
+    """The first 3,000 real MS MARCO dev queries (enough for BM25 siblings, fast to index): the first
+    3,000 lines of ``msmarco-dev-queries/queries.jsonl``, shipped as a test fixture (see
+    ``tests/fixtures/README.md``)."""
     out: dict[str, str] = {}
-    with open(shared_datasets / "msmarco-dev-queries" / "queries.jsonl", encoding="utf-8") as fh:
+    with gzip.open(FIXTURES / "msmarco-dev-queries-3000.jsonl.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
             rec = json.loads(line)
             out[rec["_id"]] = rec["text"]
-            if len(out) == 3000:
-                break
+    assert len(out) == 3000
     return out
 
 
