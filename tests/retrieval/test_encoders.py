@@ -45,9 +45,13 @@ def test_minilm_alias_path_and_similarity(minilm, minilm_path):
     d = minilm.encode_corpus([{"title": "Scurvy", "text": "Vitamin C deficiency."}], show_progress_bar=False)
     assert q.shape == (1, 384) and q.dtype == np.float32
     assert np.allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-5)
-    # encode_corpus joins title + " " + text exactly as BEIR
+    # encode_corpus joins title + " " + text exactly as BEIR (compared on sentence-transformers' own fp32 path;
+    # the default backend's agreement with it is tests/retrieval/test_backends.py's job)
+    fp32 = SentenceTransformerEncoder(str(minilm_path), backend="torch-fp32")
+    d32 = fp32.encode_corpus([{"title": "Scurvy", "text": "Vitamin C deficiency."}], show_progress_bar=False)
     direct = minilm.model.encode(["Scurvy Vitamin C deficiency."], convert_to_numpy=True)
-    assert np.allclose(d, direct, atol=1e-5)
+    assert np.allclose(d32, direct, atol=1e-5)
+    assert float((d @ direct[0])[0]) > 0.999
 
 
 def test_fingerprint_changes_with_max_length_and_files(minilm, minilm_path, tmp_path):

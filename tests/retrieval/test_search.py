@@ -165,7 +165,7 @@ def test_minilm_matches_beir_exact_search_on_real_slice(shared_datasets, minilm_
             queries[rec["_id"]] = rec["text"]
             if len(queries) == 8:
                 break
-    ours = exact_search(load_encoder(str(minilm_path)), corpus, queries, top_k=10, batch_size=32,
+    ours = exact_search(load_encoder(str(minilm_path), backend="torch-fp32"), corpus, queries, top_k=10, batch_size=32,
                         cache=False, show_progress=False)
     beir = DenseRetrievalExactSearch(SentenceBERT(str(minilm_path)), batch_size=32, show_progress_bar=False)
     ref = beir.search(corpus, queries, top_k=10, score_function="cos_sim")
