@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 50, 50, 40
+
+
+def show(value: object, limit: int = 60) -> str:
+    """A short ``repr`` of a value taken from user input, for error messages: nested containers, long
+    strings and huge numbers are abbreviated, so a message stays one short line whatever the input (a YAML
+    alias bomb, a megabyte-long id) and never takes long to build."""
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        text = f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class SynrankError(Exception):

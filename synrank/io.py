@@ -181,6 +181,9 @@ def iter_jsonl_records(path: PathLike, *, objects: bool = True,
             hint = ("the last line is cut off: the file was truncated (an interrupted write or copy); "
                     "restore the complete file or delete the line" if torn else "fix or remove this line")
             raise DatasetError(f"malformed JSON line ({exc.msg})", path, lineno, hint=hint) from exc
+        except RecursionError:
+            raise DatasetError("malformed JSON line (nested too deeply)", path, lineno,
+                               hint="fix or remove this line") from None
         if objects and not isinstance(rec, dict):
             raise DatasetError(f"expected a JSON object, found {_json_type(rec)}", path, lineno,
                                hint="each line must be one JSON object: {...}")
