@@ -43,6 +43,7 @@ from benchmarks.cells import (  # noqa: E402
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import atomic_write_json, folder_lock  # noqa: E402
+from synrank.paths import check_safe_name  # noqa: E402
 from synrank.provenance import config_hash, environment  # noqa: E402
 
 logger = logging.getLogger("benchmarks.run")
@@ -356,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if (args.model is None) != (args.name is None):
             raise ConfigError("--model and --name go together", hint="e.g. --model ./my-ckpt --name mine")
+        if args.name is not None:
+            try:
+                check_safe_name(args.name, "--name")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         suite = load_suite(args.suite)
         results = args.results or default_results_dir(suite)
         if args.preflight:

@@ -39,7 +39,7 @@ CASES = [
     ("wrong-type-bool-as-int", {"group_size": True}, ["field 'group_size'", "expected an integer"]),
     ("wrong-type-list", {"data": {"kind": "groups"}}, ["field 'data'", "expected a list"]),
     ("bad-choice", {"loss": "ws3"}, ["field 'loss'", "'ws3' is not one of"]),
-    ("out-of-range", {"group_size": 0}, ["group_size must be >= 1"]),
+    ("out-of-range", {"group_size": 0}, ["field 'group_size': 0 is out of range (allowed: 1 <= group_size <= 4096)"]),
     ("missing-required-key", {"name": _DELETE}, ["missing required key 'name'"]),
     ("source-missing-path", {"data": [{"kind": "groups"}]}, ["'groups' needs 'path'"]),
 ]
@@ -83,7 +83,7 @@ def test_override_is_checked_too(train_config, tmp_path):
     """``--max-steps -5`` goes through the same validation as the file."""
     out = tmp_path / "out"
     res = run_cli_inprocess("train", "--config", train_config(), "--max-steps", "-5", "--output", out)
-    assert_clean_failure(res, "max_steps must be >= 0")
+    assert_clean_failure(res, "field 'max_steps': -5 is out of range (allowed: 0 <= max_steps <= 1000000000, or null)")
     assert not out.exists()
 
 
