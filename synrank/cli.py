@@ -15,6 +15,7 @@ import sys
 
 from synrank import __version__
 from synrank.errors import SynrankError, describe_os_error
+from synrank.redact import install_log_redaction, redact_text
 
 NOISY_LOGGERS = ("faiss", "faiss.loader", "httpx", "httpcore", "urllib3", "filelock")
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction(*logging.getLogger().handlers)  # no credentials in URLs in any log line
     if not args.verbose:
         # third-party INFO chatter (faiss's CPU-feature probing, one httpx line per LLM request)
         for name in NOISY_LOGGERS:
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SynrankError as exc:
-        print(f"synrank {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"synrank {args.command}: error: {type(exc).__name__}: {redact_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
         # The environment failed us (disk full, permission, path below a regular file): one line naming

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from synrank.errors import ConfigError, show
+from synrank.errors import ConfigError, os_error_hint, show
 
 T = TypeVar("T")
 
@@ -196,8 +196,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})", path, line,
                           hint="config files must be UTF-8 text") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file ({exc.strerror or exc})", path,
-                          hint="check that it is a readable file") from exc
+        raise ConfigError(f"cannot read config file ({exc.strerror or exc})", path, hint=os_error_hint(exc)) from exc
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):

@@ -46,7 +46,7 @@ from synrank.data.registry import (
     info_for_folder,
 )
 from synrank.data.values import grade_problem, id_problem, is_blank, is_int_text
-from synrank.errors import DatasetError, show
+from synrank.errors import DatasetError, os_error_hint, show
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class _Lines:
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - closed by the with-block below
         except OSError as exc:
-            raise DatasetError(f"cannot read file: {exc.strerror or exc}", self.path) from exc
+            raise DatasetError(f"cannot read file: {exc.strerror or exc}", self.path, hint=os_error_hint(exc)) from exc
         with f:
             for lineno, raw in enumerate(f, 1):
                 update(raw)

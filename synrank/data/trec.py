@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from synrank.data.values import id_problem, is_int_text, parse_score
-from synrank.errors import DatasetError, show
+from synrank.errors import DatasetError, os_error_hint, show
 from synrank.io import atomic_write_gzip_text, atomic_write_text
 
 Run = dict[str, dict[str, float]]
@@ -107,11 +107,14 @@ def read_run(path: str | Path) -> Run:
                     path, lineno, hint="a run may list each (query, document) pair once; deduplicate it")
             first_line[key] = lineno
             run.setdefault(qid, {})[doc_id] = score
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DatasetError(f"cannot read run file ({exc})", path, lineno + 1,
                            hint="the file may be truncated or not a gzip/text file") from exc
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DatasetError(f"cannot read run file ({exc.strerror or exc})", path,
+                           hint=os_error_hint(exc)) from exc
     if not run:
         raise DatasetError("run file has no entries", path, hint=f"expected lines of: {_COLUMNS}")
     return run

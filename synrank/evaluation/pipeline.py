@@ -9,6 +9,9 @@ folder gets, written atomically under a folder lock:
   (load / encode_queries / encode_corpus / search / evaluate), peak RSS, embedding-cache use,
   package versions and hardware. It is written last, so its presence marks a complete cell.
 
+A folder that already holds a cell is replaced as a whole (:func:`synrank.io.replace_artifacts`: the old
+``metrics.json`` goes first, the new one comes last), never mixed with the new files.
+
 Deciding whether a cell must be recomputed is the caller's job (the runner compares config hashes).
 """
 
@@ -25,7 +28,7 @@ from synrank.data.trec import read_run, write_run
 from synrank.errors import ConfigError
 from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_query_tsv
 from synrank.evaluation.measures import DEFAULT_MEASURES
-from synrank.io import atomic_write_json, folder_lock, sha256_file
+from synrank.io import atomic_write_json, folder_lock, replace_artifacts, sha256_file
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
@@ -37,6 +40,8 @@ logger = logging.getLogger(__name__)
 METRICS_SCHEMA = "synrank.cell/v1"
 MODES = ("auto", "full", "rerank")
 RUN_FILE, PER_QUERY_FILE, METRICS_FILE = "run.trec.gz", "per_query.tsv", "metrics.json"
+#: Every file of an evaluation cell; metrics.json (written last) marks it complete.
+CELL_FILES = (RUN_FILE, PER_QUERY_FILE, METRICS_FILE)
 #: Model specs served by the lexical baseline (synrank.retrieval.bm25) instead of an encoder.
 LEXICAL_SPECS = ("bm25",)
 BM25_DEFAULTS = {"library": "bm25s", "k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "porter", "stopwords": "en"}
@@ -212,9 +217,10 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
     if output_dir is not None:
         out = Path(output_dir)
         with folder_lock(out, what="evaluation output folder"):
-            write_run(run, out / RUN_FILE, tag=_run_tag(name or label), top_k=top_k)
-            write_per_query_tsv(result, out / PER_QUERY_FILE)
-            atomic_write_json(out / METRICS_FILE, metrics)
+            replace_artifacts(out, {
+                RUN_FILE: lambda p: write_run(run, p, tag=_run_tag(name or label), top_k=top_k),
+                PER_QUERY_FILE: lambda p: write_per_query_tsv(result, p),
+                METRICS_FILE: lambda p: atomic_write_json(p, metrics)}, artifact_names=CELL_FILES)
     return CellResult(aggregate=result.aggregate, per_query=result.per_query, n_queries=result.n_queries,
                       config=config, config_hash=chash, timings=dict(timings), output_dir=out, run=run,
                       metrics=metrics)
