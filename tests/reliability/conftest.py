@@ -75,7 +75,7 @@ class FakeLLMServer:
 
     ``mode``: ``"ok"`` (a plain passage), ``"json"`` (an all-grades JSON object), ``"garbage"`` (text
     that is not the requested JSON), ``"500"``, ``"401"``, ``"slow"`` (sleeps ``delay`` s, then ok).
-    Every request's Authorization header is kept in ``auth_headers``.
+    Every request's Authorization header is kept in ``auth_headers``, its path and query in ``paths``.
     """
 
     def __init__(self) -> None:
@@ -86,6 +86,7 @@ class FakeLLMServer:
         self.mode = "ok"
         self.delay = 1.0
         self.auth_headers: list[str | None] = []
+        self.paths: list[str] = []
         self.requests = 0
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,6 +99,7 @@ class FakeLLMServer:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 server.requests += 1
                 server.auth_headers.append(self.headers.get("Authorization"))
+                server.paths.append(self.path)
                 mode = server.mode
                 if mode in ("500", "401"):
                     self.send_response(int(mode))
