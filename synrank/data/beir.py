@@ -333,7 +333,8 @@ def read_qrels(path: str | Path, queries: dict[str, str] | None = None,
         problem = grade_problem(grade, allow_negative)
         if problem is not None:
             hint = ("grades must be >= 0 (0 = judged non-relevant)" if grade < 0 and not allow_negative
-                    else "grades are relevance levels, not scores")
+                    else "grades are relevance levels such as 0-3, not scores; pytrec_eval mis-scores huge "
+                         "grades silently")
             raise DatasetError(problem, path, lineno, hint=hint)
         negative += grade < 0
         if queries is not None and qid not in queries:

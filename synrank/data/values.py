@@ -62,7 +62,7 @@ def grade_problem(grade: int, allow_negative: bool = False) -> str | None:
     if grade < 0 and not allow_negative:
         return f"negative grade {grade}"
     if not GRADE_MIN <= grade <= GRADE_MAX:
-        return f"grade {grade} is out of range (grades are relevance levels from {GRADE_MIN} to {GRADE_MAX})"
+        return f"grade {grade} is out of range ({GRADE_MIN} to {GRADE_MAX})"
     return None
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -240,7 +239,7 @@ def test_suite_names_that_would_share_or_escape_a_folder(tmp_path, where, expect
 
 
 def _alias_bomb(levels: int) -> str:
-    lines = ['name: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines = ["# bomb!", 'name: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     prev = "a"
     for i in range(levels):
         cur = "bcdefghijklmnop"[i]
@@ -254,13 +253,13 @@ def test_yaml_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path):
     one short line, in a fresh process, within seconds and without growing memory."""
     path = tmp_path / "bomb.yaml"
     path.write_text(_alias_bomb(8), encoding="utf-8")
-    assert 340 <= path.stat().st_size <= 360
+    assert path.stat().st_size == 353  # the size of the issue's bomb: 9^9 values
     big = tmp_path / "bigger.yaml"
     big.write_text(_alias_bomb(15).replace('"lol"', '"lollollollollollollollol"'), encoding="utf-8")
-    code = ("import sys, resource\nfrom synrank.config import load_config_file\n"
+    code = ("import sys\nfrom synrank.config import load_config_file\n"
             "for p in sys.argv[1:]:\n    try:\n        load_config_file(p)\n    except Exception as e:\n"
             "        print(type(e).__name__, e)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "print(next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')))\n")
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code, str(path), str(big)], cwd=REPO, capture_output=True,
                           text=True, timeout=60, check=True)
@@ -268,8 +267,7 @@ def test_yaml_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path):
     *errors, maxrss_kb = proc.stdout.splitlines()
     assert len(errors) == 2 and all(e.startswith("ConfigError ") and "YAML aliases" in e for e in errors), proc.stdout
     assert all(len(e) < 300 for e in errors)
-    assert seconds < 10 and int(maxrss_kb) < 200_000, (seconds, maxrss_kb)
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+    assert seconds < 10 and int(maxrss_kb) < 100_000, (seconds, maxrss_kb)  # peak RSS of the loading process
     res = run_cli_inprocess("train", "--config", path, "--output", tmp_path / "o")
     assert_clean_failure(res, "bomb.yaml: cannot load config: the config expands to more than 100,000 values "
                               "through YAML aliases")
@@ -300,10 +298,7 @@ def test_memory_preflight_refuses_a_batch_that_cannot_fit(train_config, tmp_path
     cannot fit in the machine's memory is one line, and no training_config.json is written."""
 
     monkeypatch.setattr("synrank.training.trainer.psutil.virtual_memory", lambda: SimpleNamespace(total=8 * 2**30))
-    path = train_config(group_size=4000, batch_size=8, model={"base": str(json.loads(train_config().read_text())
-                                                                             ["model"]["base"]),
-                                                             "kind": "sentence-transformers", "pooling": "keep",
-                                                             "similarity": "dot", "max_seq_length": 65536})
+    path = _json_with(train_config, group_size=4000, batch_size=8, model__max_seq_length=65536)
     out = tmp_path / "out"
     assert_clean_failure(run_cli_inprocess("train", "--config", path, "--output", out), "TrainingError",
                          "one training step needs at least 31.3 GB but this machine has 8.0 GB of memory",

@@ -160,7 +160,7 @@ def test_query_without_any_judgement_is_not_scored(toy, run_file, tmp_path):
 
 # ------------------------------------------------------------------------------- round two (issue 15)
 @pytest.mark.parametrize(("grade", "expect"), [
-    ("4294967295", "grade 4294967295 is out of range (grades are relevance levels from -1000 to 1000)"),
+    ("4294967295", "grade 4294967295 is out of range (-1000 to 1000) (grades are relevance levels such as 0-3"),
     ("100000000000000000000", "grade 100000000000000000000 is out of range"),
     ("2147483647", "grade 2147483647 is out of range"),
     ("1001", "grade 1001 is out of range"),
