@@ -215,3 +215,26 @@ def test_api_key_placed_in_api_key_env_is_refused(query_file, tmp_path, value):
     line = assert_clean_failure(res, "GenerationError: api_key_env", "takes the NAME of the environment variable")
     assert value not in res.stderr + res.stdout and value[:8] not in line
     assert_nothing_half_written(out)
+
+
+@pytest.mark.parametrize(("content", "expect"), [
+    ("1\tfine query\nq 2\tanother query\n", "queries.tsv:2: query id 'q 2' contains whitespace (U+0020)"),
+    ("1\tfine query\n2\t\u200b\n", "queries.tsv:2: empty query text for '2'"),
+])
+def test_generation_refuses_queries_training_would_refuse(tmp_path, content, expect):
+    """Validation is one layer: a query id or text the trainer's group reader refuses is refused where the
+    queries are read, before any group is generated from it."""
+    queries = tmp_path / "queries.tsv"
+    queries.write_text(content, encoding="utf-8")
+    out = tmp_path / "gen"
+    assert_clean_failure(_generate(queries, out, "--backend", "echo", strategy="direct"), expect)
+    assert_nothing_half_written(out)
+
+
+def test_sycl_import_applies_the_group_rules(tmp_path):
+    source = tmp_path / "sycl.jsonl"
+    source.write_text(json.dumps({"query_id": "7", "query": "q", "passages": [{"text": "t", "score": 5000}]}) + "\n")
+    out = tmp_path / "imported"
+    res = run_cli_inprocess("synthetic-import", source, "--out", out, "--no-guard")
+    assert_clean_failure(res, "sycl.jsonl:1: passages[0].grade 5000 is out of range (-1000 to 1000)")
+    assert not out.exists() or not any(out.iterdir())
