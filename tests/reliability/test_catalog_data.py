@@ -11,7 +11,11 @@ import math
 from pathlib import Path
 
 import pytest
+import pytrec_eval
 
+from synrank.data import load_folder
+from synrank.data.beir import read_corpus
+from synrank.data.values import GRADE_MAX, grade_problem
 from tests.reliability.conftest import DOCS, HEADER, QRELS, QUERIES, jsonl, qrels_text
 from tests.reliability.harness import (
     assert_clean_failure,
@@ -184,8 +188,6 @@ def test_grade_bound_is_where_pytrec_eval_stays_correct():
     measured in subprocesses (docs/reliability.md, "Values"): memory grows by 8 bytes per grade level,
     a failed allocation or a grade >= 2^31 - 1 gives 0.0 or garbage without an error, sometimes a segfault,
     so those grades are not evaluated here."""
-    import pytrec_eval
-
     def ndcg(grade: int, first: str) -> float:
         run = {"q": {first: 3.0, "ab".replace(first, ""): 2.0, "c": 1.0}}
         ev = pytrec_eval.RelevanceEvaluator({"q": {"a": grade, "b": 1}}, {"ndcg_cut.10"})
@@ -194,16 +196,12 @@ def test_grade_bound_is_where_pytrec_eval_stays_correct():
     dcg, ideal = 1 + 1000 / math.log2(3), 1000 + 1 / math.log2(3)  # linear gains, b ranked above a
     assert ndcg(1000, "b") == pytest.approx(dcg / ideal, rel=1e-12)
     assert ndcg(1000, "a") == pytest.approx(1.0)
-    from synrank.data.values import GRADE_MAX, grade_problem
-
     assert GRADE_MAX == 1000 and grade_problem(1000) is None and grade_problem(1001) is not None
 
 
 @pytest.mark.parametrize("header", ["corpus-id\tquery-id\tscore", "score\tqid\tdocid", "Query_ID\tDoc_ID\tGrade"])
 def test_qrels_columns_are_read_by_header_name(toy, header):
     """A header ``corpus-id<TAB>query-id<TAB>score`` used to be read by position: columns swapped, exit 0."""
-    from synrank.data import load_folder
-
     names = [h.strip().lower() for h in header.split("\t")]
     rows = []
     for q, d, g in QRELS:
@@ -278,8 +276,6 @@ def test_validate_reads_the_shipped_run_with_the_evaluation_reader(toy):
 def test_blank_documents_are_empty_documents(toy, text):
     """Whitespace-only or invisible texts were accepted while empty ones were refused: both are empty now,
     with the same line (and, where a dataset allows empty documents, the same count)."""
-    from synrank.data.beir import read_corpus
-
     (toy / "corpus.jsonl").write_text(jsonl([*DOCS, {"_id": "d4", "title": text, "text": text}]), encoding="utf-8")
     assert_clean_failure(run_cli_inprocess("validate", toy),
                          "corpus.jsonl:4: empty document 'd4': 'text' and 'title' are empty or blank")

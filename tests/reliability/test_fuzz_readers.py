@@ -23,7 +23,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from synrank.config import load_config_file
+from synrank.data.beir import Document, read_corpus, read_qrels, read_queries
+from synrank.data.groups import read_groups
+from synrank.data.trec import read_run
 from synrank.errors import ConfigError, DatasetError
+from synrank.training.config import TrainConfig, config_from_dict
 
 FAST, SLOW = 300, 5000
 BOM = b"\xef\xbb\xbf"
@@ -363,8 +368,6 @@ BEIR_FILES = files(json_lines(GOOD_RECORD), json_lines(one_field_off(GOOD_RECORD
 
 @fuzz(st.tuples(BEIR_FILES, st.booleans()))
 def _check_corpus(tmp_path, example):
-    from synrank.data.beir import read_corpus
-
     data, allow_empty = example
     path = _write(tmp_path, "corpus.jsonl", data)
 
@@ -380,8 +383,6 @@ test_fuzz_corpus, test_fuzz_corpus_slow = _check_corpus
 
 @fuzz(BEIR_FILES)
 def _check_queries(tmp_path, data):
-    from synrank.data.beir import read_queries
-
     path = _write(tmp_path, "queries.jsonl", data)
     compare(path, lambda: read_queries(path)[0], lambda: ref_queries(data))
 
@@ -423,8 +424,6 @@ def qrels_files(draw):
 
 @fuzz(qrels_files())
 def _check_qrels(tmp_path, data):
-    from synrank.data.beir import Document, read_qrels
-
     path = _write(tmp_path, "test.tsv", data)
     queries = {q: "text" for q in QUERY_SET}
     corpus = {d: Document(d, "", "text") for d in DOC_SET}
@@ -459,8 +458,6 @@ def run_line(draw, columns):
 @fuzz(maybe_gzip(files(run_line(GOOD_RUN_COLUMNS), run_line(one_field_off(GOOD_RUN_COLUMNS, WEIRD_RUN_COLUMNS)),
                        unique=lambda line: tuple(line.split()[:3]))))
 def _check_run(tmp_path, data):
-    from synrank.data.trec import read_run
-
     path = _write(tmp_path, "run.trec", data)
     compare(path, lambda: read_run(path), lambda: ref_run(data))
 
@@ -486,8 +483,6 @@ WEIRD_GROUP = one_field_off(GOOD_GROUP, {
 @fuzz(st.tuples(maybe_gzip(files(json_lines(GOOD_GROUP), json_lines(WEIRD_GROUP), _json_key("query_id"))),
                 st.booleans()))
 def _check_groups(tmp_path, example):
-    from synrank.data.groups import read_groups
-
     data, shard = example
     gz = data[:2] == b"\x1f\x8b"
     name = ("shard-00000.jsonl" if shard else "groups.jsonl") + (".gz" if gz else "")
@@ -606,8 +601,6 @@ def config_files(draw):
 
 @fuzz(config_files())
 def _check_config_files(tmp_path, example):
-    from synrank.config import load_config_file
-
     suffix, data, expected = example
     path = _write(tmp_path, "cfg" + suffix, data)
     try:
@@ -665,8 +658,6 @@ TRAIN_FIELDS = {
 
 @fuzz(st.fixed_dictionaries({}, optional=TRAIN_FIELDS))
 def _check_train_config(tmp_path, raw):
-    from synrank.training.config import TrainConfig, config_from_dict
-
     raw = {"name": "ok", "max_steps": 0, **raw}
     source = tmp_path / "cfg.yaml"
     try:
