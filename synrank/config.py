@@ -243,6 +243,9 @@ def _check_type(value: Any, tp: Any, field: str, source: str | None) -> Any:
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):
+        alternatives = [a for a in args if a is not type(None)]
+        if value is not None and len(alternatives) == 1:  # Optional[X]: X's own message is the precise one
+            return _check_type(value, alternatives[0], field, source)
         errors = []
         for arg in args:
             try:
@@ -284,6 +287,9 @@ def _check_type(value: Any, tp: Any, field: str, source: str | None) -> Any:
             number = math.inf
         if not math.isfinite(number):
             raise ConfigError(f"field {field!r}: expected a finite number, got {show(value)}", source)
+        if number != value:  # an integer a float cannot hold exactly: reading it would change it silently
+            raise ConfigError(f"field {field!r}: {show(value)} has more digits than a floating-point number "
+                              f"holds (it would be read as {number!r})", source, hint=f"write {number!r}")
         return number
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

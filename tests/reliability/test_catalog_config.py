@@ -151,6 +151,9 @@ BOUNDS_CASES = [
     ("group-size-huge", {"group_size": 1000000}, "field 'group_size': 1000000 is out of range"),
     ("max-seq-length-zero", {"model__max_seq_length": 0}, "field 'model.max_seq_length': 0 is out of range"),
     ("learning-rate-overflow", {"learning_rate": "HUGE"}, "field 'learning_rate': expected a finite number"),
+    ("float-field-given-a-long-integer", {"max_grad_norm": 99999999999999999999},
+     "field 'max_grad_norm': 99999999999999999999 has more digits than a floating-point number holds (it would be "
+     "read as 1e+20) (write 1e+20)"),
     ("temperature-zero", {"loss_kwargs": {"temperature": 0}},
      "loss_kwargs: loss 'ws2': WassersteinLoss: temperature must be a finite number > 0, got 0"),
     ("loss-option-unknown", {"loss_kwargs": {"temprature": 0.1}}, "loss_kwargs: loss 'ws2' has no option temprature"),

@@ -505,8 +505,13 @@ CONFIG_SCALARS = (st.none() | st.booleans() | st.integers(-2**64, 2**64) | st.fl
                   | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
                   | st.sampled_from(["1e-5", "2E3", "yes", "no", "~", "null", "0x10", "010", "1_000", ".inf",
                                      "12:30", "2001-02-03", "- a", "a: b", "#x", "'", '"', "\\", "\t", ""]))
-CONFIG_VALUES = st.recursive(CONFIG_SCALARS, lambda inner: st.lists(inner, max_size=3) |
-                             st.dictionaries(KEYS, inner, max_size=3), max_leaves=8)
+
+
+def _containers(inner):
+    return st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3)
+
+
+CONFIG_VALUES = st.recursive(CONFIG_SCALARS, _containers, max_leaves=8)
 CONFIG_MAPS = st.dictionaries(KEYS, CONFIG_VALUES, max_size=5)
 
 
