@@ -180,8 +180,9 @@ def test_credentials_in_base_url_never_reach_disk_or_logs(llm_server, query_file
     password, token = "pw-5ecret-0123456789abcdef", "tok-5ecret-9876543210fedcba"
     base = llm_server.url.replace("http://", f"http://alice:{password}@") + f"?key={token}&api-version=2024"
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="httpx")  # other tests' CLI calls may have quietened it
     out = tmp_path / "gen"
-    llm_server.mode = "json"
+    llm_server.mode = "varied"
     res = run_cli_inprocess("-v", "generate", "--queries", query_file, "--out", out, "--strategy", "direct-json",
                             "--no-progress", "--backend", "openai", "--model", "fake-model",
                             "--backend-option", f"base_url={base}")
@@ -192,7 +193,7 @@ def test_credentials_in_base_url_never_reach_disk_or_logs(llm_server, query_file
         llm_server.paths
     assert "/v1/chat/completions?key=***&api-version=2024" in caplog.text, "httpx did not log the URL: no proof"
     written = [p for p in out.rglob("*") if p.is_file()]
-    assert written and any(p.name == "generation.json" for p in written)
+    assert _groups(out) and any(p.name == "generation.json" for p in written), "no group written: no proof"
     for secret in (password, token):
         assert secret not in caplog.text and secret not in res.stderr and secret not in res.stdout
         for path in written:
@@ -200,8 +201,9 @@ def test_credentials_in_base_url_never_reach_disk_or_logs(llm_server, query_file
             if path.suffix == ".gz":
                 data = gzip.decompress(data)
             assert secret.encode() not in data, f"a credential was written to {path}"
-    recorded = json.loads((out / "generation.json").read_text())["backend_info"]["base_url"]
-    assert recorded == llm_server.url.replace("http://", "http://***@") + "?key=***&api-version=2024"
+    masked = llm_server.url.replace("http://", "http://***@") + "?key=***&api-version=2024"
+    assert json.loads((out / "generation.json").read_text())["backend_info"]["base_url"] == masked
+    assert {g["provenance"]["base_url"] for g in _groups(out)} == {masked}
 
 
 @pytest.mark.parametrize("value", ["AbCdEf0123456789XyZ987654321qRsT", "sk-proj-5ecret-0123456789"])
