@@ -2,9 +2,10 @@
 
 A cell folder ``results/<suite>/cells/<model>/<dataset>/`` holds the evaluation artifacts
 (``run.trec.gz``, ``per_query.tsv``, ``metrics.json``) and, written last and atomically, the
-completion marker ``cell.json`` (cell config, its hash, timings, dataset checksums, subsample). A
-rerun skips a cell whose marker carries the same config hash; a crash leaves no marker, so only the
-cell in progress is recomputed. Training cells ``results/<suite>/train/<model>/`` work the same way
+completion marker ``cell.json`` (cell config, its hash, timings, dataset checksums, subsample, the
+sha256 of each artifact). A rerun skips a cell whose marker carries the same config hash and whose
+files verify (:func:`verify_cell`: they parse and match the marker); otherwise it recomputes it with a
+warning. A crash leaves no marker, so only the cell in progress is recomputed. Training cells ``results/<suite>/train/<model>/`` work the same way
 with ``train.json`` as the marker and the trainer's own checkpoints for ``--resume``.
 """
 
@@ -25,13 +26,16 @@ from typing import Any
 
 from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec
 from synrank.errors import ConfigError, ModelError, SynrankError, TrainingError
-from synrank.io import atomic_write_json
+from synrank.io import atomic_write_json, sha256_file
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb, portable_path
 
 logger = logging.getLogger(__name__)
 
 CELL_MARKER = "cell.json"
 TRAIN_MARKER = "train.json"
+#: A cell's artifacts (the marker records their sha256) and those a reusable cell must have.
+CELL_FILES = ("metrics.json", "per_query.tsv", "run.trec.gz")
+REQUIRED_CELL_FILES = ("metrics.json", "per_query.tsv")
 #: Bump when the meaning of a cell's artifacts changes, so old caches are recomputed.
 CELL_SCHEMA = "synrank.benchmark-cell/v2"  # v2: trec_eval tie semantics
 
@@ -87,8 +91,6 @@ def model_fingerprint(spec: str) -> dict[str, Any]:
         info: dict[str, Any] = {"spec": spec, "kind": "class"}
         try:
             import importlib.util
-
-            from synrank.io import sha256_file
 
             found = importlib.util.find_spec(module)
             if found is not None and found.origin and Path(found.origin).is_file():
@@ -301,16 +303,70 @@ def _cell_key(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results
     return ident, cell_config, config_hash(cell_config), results / "cells" / variant.name / ds.key
 
 
-def _cell_complete(folder: Path) -> bool:
-    return all((folder / f).exists() for f in ("metrics.json", "per_query.tsv"))
+def cell_file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of the cell's artifacts that exist, as recorded in its marker (``files``)."""
+    return {name: sha256_file(folder / name) for name in CELL_FILES if (folder / name).is_file()}
+
+
+def verify_cell(folder: Path, marker: dict[str, Any]) -> str | None:
+    """Why the finished cell in ``folder`` cannot be reused, or None when it can.
+
+    Its files are verified, not trusted: ``metrics.json`` and ``per_query.tsv`` must exist and parse,
+    ``per_query.tsv`` must hold the marker's ``n_queries`` queries, and every file the marker lists a
+    sha256 for must still have it (``run.trec.gz`` may be absent: committed results leave it out). A marker
+    from before the hashes were recorded is accepted when the files parse and ``metrics.json`` reports the
+    marker's aggregate scores.
+    """
+    from benchmarks.leaderboard import read_per_query  # leaderboard imports this module
+
+    for name in REQUIRED_CELL_FILES:
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+    hashes = marker.get("files")
+    if hashes is not None and not isinstance(hashes, dict):
+        return f"{CELL_MARKER} has a malformed 'files' entry"
+    for name, digest in (hashes or {}).items():
+        try:
+            if (name in REQUIRED_CELL_FILES or (folder / name).exists()) and sha256_file(folder / name) != digest:
+                return f"{name} does not match its sha256 in {CELL_MARKER} (edited or damaged since it was written)"
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or exc})"
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"metrics.json does not parse ({exc})"
+    if not isinstance(metrics, dict):
+        return "metrics.json is not a JSON object"
+    if not hashes and metrics.get("aggregate") != marker.get("aggregate"):
+        return f"metrics.json and {CELL_MARKER} report different scores"
+    try:
+        per_query = read_per_query(folder / "per_query.tsv")
+    except (SynrankError, OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"per_query.tsv does not parse ({exc})"
+    rows = {len(values) for values in per_query.values()}
+    n_queries = marker.get("n_queries")
+    if rows != {n_queries}:
+        return f"per_query.tsv holds {sorted(rows) or 0} queries per measure, {CELL_MARKER} says {n_queries}"
+    return None
+
+
+def cell_cache_problem(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path,
+                       model_identity: dict[str, Any]) -> str | None:
+    """None when the cell is finished with exactly this config and its files verify (what :func:`run_cell`
+    would reuse), else why it would be computed."""
+    _, _, chash, folder = _cell_key(suite, variant, ds, results, model_identity)
+    marker = read_marker(folder / CELL_MARKER)
+    if marker is None:
+        return "not computed yet"
+    if marker.get("config_hash") != chash:
+        return "its config changed"
+    return verify_cell(folder, marker)
 
 
 def cell_is_cached(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path,
                    model_identity: dict[str, Any]) -> bool:
     """True when the cell is finished with exactly this config (what :func:`run_cell` would skip)."""
-    _, _, chash, folder = _cell_key(suite, variant, ds, results, model_identity)
-    marker = read_marker(folder / CELL_MARKER)
-    return marker is not None and marker.get("config_hash") == chash and _cell_complete(folder)
+    return cell_cache_problem(suite, variant, ds, results, model_identity) is None
 
 
 def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results: Path, *,
@@ -321,9 +377,10 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
     marker_path = folder / CELL_MARKER
     marker = read_marker(marker_path)
     if marker is not None and marker.get("config_hash") == chash and not overwrite:
-        if _cell_complete(folder):
+        problem = verify_cell(folder, marker)
+        if problem is None:
             return CellOutcome(variant.name, ds.key, "cached", 0.0, chash, folder)
-        logger.warning("%s: marker present but artifacts missing; recomputing", folder)
+        logger.warning("%s: finished cell cannot be reused: %s; recomputing", folder, problem)
     if model_spec is None and variant.kind != "bm25":
         raise SynrankError(f"cell {variant.name}/{ds.key} must be computed but no model was given")
     if marker is not None:
@@ -372,6 +429,7 @@ def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, results:
         "pipeline_config_hash": out.get("pipeline_config_hash"),
         "timings": {**dict(timings), "total": seconds}, "peak_rss_mb": round(peak_rss_mb(), 1),
         "batch_size": variant.batch_size or suite.batch_size,
+        "files": cell_file_hashes(folder),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     return CellOutcome(variant.name, ds.key, "computed", seconds, chash, folder)
@@ -421,7 +479,6 @@ def training_identity(cfg: dict[str, Any]) -> dict[str, Any]:
     enter the hash, so one config gives one hash on any machine.
     """
     from synrank.data.groups import group_files
-    from synrank.io import sha256_file
     from synrank.retrieval.encoders import folder_fingerprint
 
     ident = dict(cfg)

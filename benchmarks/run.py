@@ -32,6 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from benchmarks.cells import (  # noqa: E402
     CellOutcome,
     TrainOutcome,
+    cell_cache_problem,
     cell_is_cached,
     finished_training,
     model_fingerprint,
@@ -55,7 +56,9 @@ from synrank.cliargs import (  # noqa: E402
 )
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import atomic_write_json, folder_lock  # noqa: E402
+from synrank.paths import check_safe_name  # noqa: E402
 from synrank.provenance import config_hash, environment  # noqa: E402
+from synrank.redact import redact_text  # noqa: E402
 
 logger = logging.getLogger("benchmarks.run")
 
@@ -316,7 +319,7 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
             spec: str | None = None
             identity: dict[str, Any]
             if v.kind == "bm25":
-                identity = {"kind": "bm25", **dataclasses.asdict(v.bm25)}
+                spec, identity = _model_identity(suite, v)
             elif v.kind == "train":
                 try:
                     done = None if overwrite else finished_training(suite, v, results)
@@ -335,10 +338,8 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                     failures.append(f"train {v.name}: {exc}")
                     continue
             else:
-                assert v.model is not None
-                spec = resolve_model_spec(v.model, Path(suite.source) if suite.source else None)
                 try:
-                    identity = model_fingerprint(spec)
+                    spec, identity = _model_identity(suite, v)
                 except SynrankError as exc:
                     failures.append(f"model {v.name}: {exc}")
                     continue
@@ -359,6 +360,35 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         atomic_write_json(results / "manifest.json", manifest)
     return {"wall_seconds": wall, "outcomes": outcomes, "trainings": trainings, "failures": failures,
             "leaderboard": board}
+
+
+def _model_identity(suite: SuiteConfig, v: VariantSpec) -> tuple[str | None, dict[str, Any]]:
+    """The model spec and cache identity of a ``bm25`` or ``model`` variant."""
+    if v.kind == "bm25":
+        assert v.bm25 is not None
+        return None, {"kind": "bm25", **dataclasses.asdict(v.bm25)}
+    assert v.model is not None
+    spec = resolve_model_spec(v.model, Path(suite.source) if suite.source else None)
+    return spec, model_fingerprint(spec)
+
+
+def plan_suite(suite: SuiteConfig, results: Path, models: list[str] | None = None,
+               datasets: list[str] | None = None) -> list[tuple[str, str, str | None]]:
+    """What :func:`run_suite` would do, computing and writing nothing: ``(variant, dataset, why)`` per cell,
+    ``why`` None for a cell it would reuse (same config, files verified), else the reason to compute it."""
+    ds_keys = _select([d.key for d in suite.datasets], datasets, "dataset")
+    ds_specs = [d for d in suite.datasets if d.key in ds_keys]
+    plan: list[tuple[str, str, str | None]] = []
+    for v in [suite.variant(n) for n in _select([v.name for v in suite.variants], models, "model")]:
+        if v.kind == "train":
+            identity = finished_training(suite, v, results)
+            if identity is None:
+                plan.extend((v.name, d.key, "its model must be trained first") for d in ds_specs)
+                continue
+        else:
+            identity = _model_identity(suite, v)[1]
+        plan.extend((v.name, d.key, cell_cache_problem(suite, v, d, results, identity)) for d in ds_specs)
+    return plan
 
 
 def _subsample_notes(suite: SuiteConfig) -> list[str]:
@@ -450,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_deprecated_alias(p, "--results", "--output", "output", type=Path, metavar="DIR")
     p.add_argument("--preflight", action="store_true", help="only check that the suite can run here")
     p.add_argument("--report-only", action="store_true", help="only rebuild the leaderboard from finished cells")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only list which cells would be reused and which computed (and why); writes nothing")
     add_verbosity(p)
     return p
 
@@ -460,6 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if (args.model is None) != (args.name is None):
             raise ConfigError("--model and --name go together", hint="e.g. --model ./my-ckpt --name mine")
+        if args.name is not None:
+            try:
+                check_safe_name(args.name, "--name")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         suite = load_suite(args.suite)
         results = args.output or default_results_dir(suite)
         if args.preflight:
@@ -467,6 +504,13 @@ def main(argv: list[str] | None = None) -> int:
             notes = preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],
                               [d.name for d in suite.datasets])
             print(f"suite {suite.name}: everything it needs is here" + ("" if not notes else "; " + notes[0]))
+            return 0
+        if args.dry_run:
+            plan = plan_suite(suite, results, models=args.models, datasets=args.datasets)
+            for model, dataset, why in plan:
+                print(f"{model} × {dataset}: " + ("cached" if why is None else f"to compute ({why})"))
+            todo = sum(why is not None for _, _, why in plan)
+            print(f"dry run: {len(plan) - todo} cell(s) cached, {todo} to compute; nothing was run")
             return 0
         if args.report_only:
             with folder_lock(results, what="results folder"):
@@ -480,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                             plugin=(args.name, args.model) if args.model else None,
                             plugin_baseline=args.baseline, argv=sys.argv[1:] if argv is None else argv)
     except SynrankError as exc:
-        print(f"benchmarks.run: error: {exc}", file=sys.stderr)
+        print(f"benchmarks.run: error: {redact_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # the last safety net, as in synrank.cli: one line naming the file
         logging.getLogger("benchmarks").debug("OS error", exc_info=True)

@@ -23,26 +23,21 @@ requires a shipped run) and an optional seeded query subsample (recorded in ever
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from synrank.config import from_dict, load_config_file
-from synrank.errors import ConfigError
+from synrank.config import bounded, from_dict, load_config_file
+from synrank.errors import ConfigError, show
+from synrank.paths import check_safe_name
 
 SUITES_DIR = Path(__file__).resolve().parent / "configs" / "suites"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 @dataclass
 class BM25Spec:
-    k1: float = 0.9
-    b: float = 0.4
-
-    def validate(self) -> None:
-        if self.k1 < 0 or not 0 <= self.b <= 1:
-            raise ValueError("bm25: need k1 >= 0 and 0 <= b <= 1")
+    k1: float = bounded(0.9, 0, 100)
+    b: float = bounded(0.4, 0, 1)
 
 
 @dataclass
@@ -60,8 +55,8 @@ class VariantSpec:
     #: The row this one is tested against; defaults to the suite's ``baseline``.
     baseline: str | None = None
     train_overrides: dict[str, Any] = field(default_factory=dict)
-    batch_size: int | None = None
-    max_length: int | None = None
+    batch_size: int | None = bounded(None, 1, 65536)
+    max_length: int | None = bounded(None, 1, 65536)
     #: Encoding backend for this row (synrank.retrieval.backends); defaults to the suite's ``encoding``.
     encoding: str | None = None
     #: Extra training seeds: each trains and evaluates as a replicate ``<name>@seed<N>`` (cells/<name>@seed<N>/);
@@ -69,8 +64,7 @@ class VariantSpec:
     seeds: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
-        if not _NAME_RE.match(self.name):
-            raise ValueError(f"variant name {self.name!r}: use letters, digits and . _ + - only")
+        check_safe_name(self.name, "variant name")
         kinds = [k for k in ("train", "model", "bm25") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(f"variant {self.name!r}: give exactly one of train, model, bm25 (got {kinds or 'none'})")
@@ -102,17 +96,23 @@ class DatasetSpec:
     split: str | None = None
     mode: Literal["auto", "full", "rerank"] = "auto"
     #: Evaluate a seeded random subset of this many judged queries (None: all). Recorded in artifacts.
-    max_queries: int | None = None
-    sample_seed: int = 0
-    top_k: int | None = None
+    max_queries: int | None = bounded(None, 2, 10**9)
+    sample_seed: int = bounded(0, 0, 2**32 - 1)
+    top_k: int | None = bounded(None, 1, 1_000_000)
     #: Column / folder name when the dataset name alone is ambiguous (e.g. two splits of msmarco).
     label: str | None = None
 
     def validate(self) -> None:
-        if self.label is not None and not _NAME_RE.match(self.label):
-            raise ValueError(f"dataset label {self.label!r}: use letters, digits and . _ + - only")
-        if self.max_queries is not None and self.max_queries < 2:
-            raise ValueError(f"dataset {self.name!r}: max_queries must be >= 2 or null")
+        if self.label is not None:
+            check_safe_name(self.label, "dataset label")
+        elif not self.name.strip():
+            raise ValueError("dataset name is empty")
+        else:
+            try:
+                check_safe_name(self.key, "results folder name")
+            except ValueError as exc:
+                raise ValueError(f"dataset {show(self.name)}: {exc}; or give the dataset a 'label' (its results "
+                                 "folder and column name)") from None
 
     @property
     def key(self) -> str:
@@ -124,15 +124,9 @@ class DatasetSpec:
 class SignificanceSpec:
     #: Which test fills the leaderboard's p_value / p_holm columns (both are always computed).
     test: Literal["randomization", "ttest"] = "randomization"
-    permutations: int = 10_000
-    seed: int = 0
-    alpha: float = 0.05
-
-    def validate(self) -> None:
-        if self.permutations < 10_000:
-            raise ValueError("significance.permutations must be >= 10000")
-        if not 0 < self.alpha < 1:
-            raise ValueError("significance.alpha must be in (0, 1)")
+    permutations: int = bounded(10_000, 10_000, 10**7)
+    seed: int = bounded(0, 0, 2**32 - 1)
+    alpha: float = bounded(0.05, 0, 1, lo_open=True, hi_open=True)
 
 
 @dataclass
@@ -147,7 +141,7 @@ class Comparison:
 class Requirements:
     """What a suite needs that may be absent on this machine; checked before anything runs."""
 
-    gpus: int = 0
+    gpus: int = bounded(0, 0, 1024)
     #: Hub models that must be loadable (from the local Hugging Face cache when offline).
     models: list[str] = field(default_factory=list)
     #: Datasets that must be present with a corpus.
@@ -169,8 +163,8 @@ class SuiteConfig:
     measures: list[str] = field(default_factory=lambda: ["nDCG@10", "nDCG@100", "MRR@10", "Recall@100", "MAP"])
     #: The measure of leaderboard.md's main table, the plots and the default regression check.
     primary_measure: str = "nDCG@10"
-    batch_size: int = 64
-    top_k: int = 1000
+    batch_size: int = bounded(64, 1, 65536)
+    top_k: int = bounded(1000, 1, 1_000_000)
     #: Encoding backend of every model row (``auto``: the fastest that matches fp32 on this CPU); part of
     #: each cell's key, shown in leaderboard.csv.
     encoding: str = "auto"
@@ -183,8 +177,7 @@ class SuiteConfig:
     source: str | None = None
 
     def validate(self) -> None:
-        if not _NAME_RE.match(self.name):
-            raise ValueError(f"suite name {self.name!r}: use letters, digits and . _ + - only")
+        check_safe_name(self.name, "suite name")
         names = [v.name for v in self.variants]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -206,8 +199,6 @@ class SuiteConfig:
                     raise ValueError(f"comparison {c.model} vs {c.baseline}: {n!r} is not a variant name")
         if self.primary_measure not in self.measures:
             raise ValueError(f"primary_measure {self.primary_measure!r} must be one of measures {self.measures}")
-        if self.batch_size < 1 or self.top_k < 1:
-            raise ValueError("batch_size and top_k must be >= 1")
 
     def variant(self, name: str) -> VariantSpec:
         for v in self.variants:

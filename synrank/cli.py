@@ -24,6 +24,7 @@ from synrank.cliargs import (
     exit_on_broken_pipe,
 )
 from synrank.errors import SynrankError, describe_os_error
+from synrank.redact import install_log_redaction, redact_text
 
 __all__ = ["NOISY_LOGGERS", "build_parser", "main"]
 
@@ -69,13 +70,14 @@ def _run(argv: list[str] | None) -> int:
     if args.verbose and args.quiet:
         parser.error("-v/--verbose and -q/--quiet exclude each other")
     configure_logging(verbose=args.verbose, quiet=args.quiet)
+    install_log_redaction(*logging.getLogger().handlers)  # no credentials in URLs in any log line
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except SynrankError as exc:
-        print(f"synrank {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"synrank {args.command}: error: {type(exc).__name__}: {redact_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"synrank {args.command}: interrupted", file=sys.stderr)

@@ -1,17 +1,90 @@
-"""Strict config loading: YAML/TOML/JSON files into dataclasses; unknown keys and wrong types are errors."""
+"""Strict config loading: YAML/TOML/JSON files into dataclasses; unknown keys and wrong types are errors.
+
+Numbers are checked twice: every float must be finite, and every numeric field declared with
+:func:`bounded` carries its documented range (``Range``), checked when the config is loaded (a value
+out of range is a :class:`~synrank.errors.ConfigError` naming the file and field, before anything is
+written). YAML aliases are bounded (:data:`MAX_CONFIG_NODES` values after expansion: a 353-byte
+"billion laughs" document is refused at once), and error messages show values abbreviated
+(:func:`synrank.errors.show`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from synrank.errors import ConfigError
+from synrank.errors import ConfigError, os_error_hint, show
 
 T = TypeVar("T")
+
+#: Most values (scalars, lists, mappings) a config may hold once its YAML aliases are expanded.
+MAX_CONFIG_NODES = 100_000
+#: Longest parser message quoted in a "cannot parse config" error.
+_MAX_PARSER_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class Range:
+    """The documented range of a numeric config field: ``lo <= value <= hi`` (``<`` where open)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+
+    def describe(self, name: str) -> str:
+        """``0 <= seed <= 4294967295``, ``learning_rate > 0`` ..."""
+        def num(v: float) -> str:
+            return str(v) if isinstance(v, int) else f"{v:g}"
+
+        if self.lo is not None and self.hi is None:
+            return f"{name} {'>' if self.lo_open else '>='} {num(self.lo)}"
+        left = "" if self.lo is None else f"{num(self.lo)} {'<' if self.lo_open else '<='} "
+        right = "" if self.hi is None else f" {'<' if self.hi_open else '<='} {num(self.hi)}"
+        return f"{left}{name}{right}"
+
+
+def bounded(default: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+            hi_open: bool = False) -> Any:
+    """A dataclass field with a documented range, checked by :func:`from_dict` and :func:`check_ranges`."""
+    return dataclasses.field(default=default, metadata={"range": Range(lo, hi, lo_open, hi_open)})
+
+
+def field_range(cls: type, name: str) -> Range | None:
+    """The declared range of field ``name`` of dataclass ``cls`` (None when it has none)."""
+    return next((f.metadata.get("range") for f in dataclasses.fields(cls) if f.name == name), None)
+
+
+def check_ranges(obj: Any, source: str | Path | None = None, prefix: str = "") -> None:
+    """Raise a :class:`ConfigError` for the first numeric field of ``obj`` (and of the dataclasses it
+    holds) outside its declared range; ``None`` values of optional fields are not checked."""
+    source = None if source is None else str(source)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        rng = f.metadata.get("range")
+        if rng is not None and value is not None and not isinstance(value, bool) \
+                and isinstance(value, (int, float)) and not rng.contains(value):
+            optional = type(None) in typing.get_args(typing.get_type_hints(type(obj))[f.name])
+            raise ConfigError(f"field {prefix + f.name!r}: {show(value)} is out of range (allowed: "
+                              f"{rng.describe(f.name)}{', or null' if optional else ''})", source)
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                where = f"{prefix}{f.name}[{i}]." if isinstance(value, list) else f"{prefix}{f.name}."
+                check_ranges(item, source, where)
 
 
 class _DuplicateKey(ValueError):
@@ -32,7 +105,12 @@ def _yaml_loader():
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def get_single_data(self):
+            node = self.get_single_node()
+            if node is None:
+                return None
+            _check_expansion(node)
+            return self.construct_document(node)
 
     def construct_mapping(loader, node, deep=False):
         seen: dict[Any, int] = {}
@@ -53,6 +131,49 @@ def _yaml_loader():
     return Loader
 
 
+class _TooLarge(ValueError):
+    pass
+
+
+def _check_expansion(root: Any) -> None:
+    """Count the values of a composed YAML document as if every alias were expanded; refuse more than
+    :data:`MAX_CONFIG_NODES` (or a recursive alias) before anything is constructed. Aliases share one node
+    object, so the count is memoised per node and costs one pass over the document as written."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value))
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = min(MAX_CONFIG_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+            if sizes[key] > MAX_CONFIG_NODES:
+                break
+            continue
+        if key in open_nodes:
+            raise _TooLarge("a YAML alias refers to itself (a recursive structure)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                raise _TooLarge("a YAML alias refers to itself (a recursive structure)")
+            if id(child) not in sizes:
+                stack.append((child, False))
+    if sizes.get(id(root), 0) > MAX_CONFIG_NODES or any(v > MAX_CONFIG_NODES for v in sizes.values()):
+        raise _TooLarge(f"the config expands to more than {MAX_CONFIG_NODES:,} values through YAML aliases "
+                        "(an alias bomb?)")
+
+
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
@@ -70,7 +191,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError("config file does not exist", path)
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})", path, line,
+                          hint="config files must be UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file ({exc.strerror or exc})", path, hint=os_error_hint(exc)) from exc
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
@@ -88,12 +216,20 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except ConfigError:
         raise
     except _DuplicateKey as exc:
-        raise ConfigError(f"duplicate key {exc.key!r}", path, exc.line,
+        raise ConfigError(f"duplicate key {show(exc.key)}", path, exc.line,
                           hint="each key may appear once; delete one of them") from exc
+    except _TooLarge as exc:
+        raise ConfigError(f"cannot load config: {exc}", path,
+                          hint="write the values out, or use fewer nested aliases") from None
+    except RecursionError:
+        raise ConfigError("cannot parse config: nested too deeply", path) from None
     except Exception as exc:  # parser errors differ per format; keep their location text
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         line = line + 1 if line is not None else getattr(exc, "lineno", None)
-        raise ConfigError(f"cannot parse config: {exc}", path, line) from exc
+        message = " ".join(str(exc).split())
+        if len(message) > _MAX_PARSER_MESSAGE:
+            message = message[: _MAX_PARSER_MESSAGE - 3] + "..."
+        raise ConfigError(f"cannot parse config: {message}", path, line) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -107,17 +243,20 @@ def _check_type(value: Any, tp: Any, field: str, source: str | None) -> Any:
     if tp is Any:
         return value
     if origin in (typing.Union, types.UnionType):
+        alternatives = [a for a in args if a is not type(None)]
+        if value is not None and len(alternatives) == 1:  # Optional[X]: X's own message is the precise one
+            return _check_type(value, alternatives[0], field, source)
         errors = []
         for arg in args:
             try:
                 return _check_type(value, arg, field, source)
             except ConfigError as exc:
                 errors.append(exc)
-        raise ConfigError(f"field {field!r}: {value!r} is not {_type_name(tp)}", source)
+        raise ConfigError(f"field {field!r}: {show(value)} is not {_type_name(tp)}", source)
     if tp is type(None):
         if value is None:
             return None
-        raise ConfigError(f"field {field!r}: expected null, got {value!r}", source)
+        raise ConfigError(f"field {field!r}: expected null, got {show(value)}", source)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"field {field!r}: expected a mapping, got {type(value).__name__}", source)
@@ -132,30 +271,44 @@ def _check_type(value: Any, tp: Any, field: str, source: str | None) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"field {field!r}: expected a mapping, got {type(value).__name__}", source)
         vt = args[1] if len(args) == 2 else Any
-        return {str(k): _check_type(v, vt, f"{field}.{k}", source) for k, v in value.items()}
+        return {str(k): _check_type(v, vt, f"{field}.{_key(k)}", source) for k, v in value.items()}
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"field {field!r}: {value!r} is not one of {list(args)}", source)
+            raise ConfigError(f"field {field!r}: {show(value)} is not one of {list(args)}", source)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"field {field!r}: expected a number, got {value!r}", source)
+            raise ConfigError(f"field {field!r}: expected a number, got {show(value)}", source)
         if value != value:  # NaN passes every later range check (all comparisons are False)
             raise ConfigError(f"field {field!r}: expected a number, got NaN", source)
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"field {field!r}: expected a finite number, got {show(value)}", source)
+        if number != value:  # an integer a float cannot hold exactly: reading it would change it silently
+            raise ConfigError(f"field {field!r}: {show(value)} has more digits than a floating-point number "
+                              f"holds (it would be read as {number!r})", source, hint=f"write {number!r}")
+        return number
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"field {field!r}: expected an integer, got {value!r}", source)
+            raise ConfigError(f"field {field!r}: expected an integer, got {show(value)}", source)
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"field {field!r}: expected true/false, got {value!r}", source)
+            raise ConfigError(f"field {field!r}: expected true/false, got {show(value)}", source)
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"field {field!r}: expected a string, got {value!r}", source)
+            raise ConfigError(f"field {field!r}: expected a string, got {show(value)}", source)
         return value
     return value
+
+
+def _key(key: Any) -> str:
+    """A mapping key as it appears in a field path (abbreviated when long)."""
+    return key if isinstance(key, str) and len(key) <= 40 else show(key, 40)
 
 
 def _type_name(tp: Any) -> str:
@@ -167,10 +320,11 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str | Path | None = No
     source = None if source is None else str(source)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(str(k) for k in data if k not in fields)
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}", source,
-                          hint=f"allowed: {', '.join(sorted(fields))}")
+        shown = ", ".join(prefix + _key(k) for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ConfigError(f"unknown key(s) {shown}{more}", source, hint=f"allowed: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, f in fields.items():
         if name in data:
@@ -178,6 +332,7 @@ def from_dict(cls: type[T], data: dict[str, Any], source: str | Path | None = No
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"missing required key {prefix + name!r}", source)
     obj = cls(**kwargs)
+    check_ranges(obj, source, prefix)
     validate = getattr(obj, "validate", None)
     if callable(validate):
         try:

@@ -15,13 +15,13 @@ import json
 import os
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from filelock import FileLock, Timeout
 
-from synrank.errors import DatasetError, LockedError, SynrankError
+from synrank.errors import DatasetError, LockedError, SynrankError, os_error_hint
 
 PathLike = str | os.PathLike
 
@@ -44,6 +44,18 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def apply_umask(root: PathLike) -> None:
+    """Give ``root`` and everything below it the permissions plain ``open()``/``mkdir()`` would (0666/0777
+    minus the umask). For folders written by other libraries before they are renamed into place:
+    safetensors writes ``model.safetensors`` 0600 through its own temporary file, whatever the umask."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, 0o777 & ~_UMASK)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o666 & ~_UMASK)
 
 
 @contextlib.contextmanager
@@ -94,6 +106,30 @@ def atomic_write_gzip_text(path: PathLike, text: str) -> None:
     """Gzip ``text`` reproducibly (mtime 0, no file name) and write it atomically."""
     with atomic_open(path, "wb", encoding=None) as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
         gz.write(text.encode("utf-8"))
+
+
+def replace_artifacts(folder: PathLike, writers: dict[str, Callable[[Path], Any]], *,
+                      artifact_names: Iterable[str], keep: Iterable[PathLike] = ()) -> None:
+    """Write one set of artifacts into ``folder``, replacing whatever set an earlier run left there.
+
+    ``writers`` maps file names to functions writing that file (atomically) at the path given; the
+    *last* one is the completion marker. It is removed first and written last, and every name of
+    ``artifact_names`` this set does not write is removed, so the folder never shows a complete marker
+    beside files of another run (e.g. the ``run.trec.gz`` of another dataset). Files in ``keep`` (the input
+    being evaluated, when it lies in ``folder``) are never removed. The caller holds the folder's lock.
+    """
+    folder = Path(folder)
+    names = list(writers)
+    kept = {Path(p).resolve() for p in keep}
+    stale = [n for n in artifact_names if n not in writers and (folder / n).resolve() not in kept]
+    for name in [names[-1], *stale]:
+        try:
+            (folder / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise SynrankError(f"{folder / name}: cannot remove the previous run's file ({exc.strerror or exc}); "
+                               "choose a writable output folder") from exc
+    for name in names:
+        writers[name](folder / name)
 
 
 def append_jsonl(path: PathLike, records: list[dict] | dict) -> None:
@@ -181,6 +217,9 @@ def iter_jsonl_records(path: PathLike, *, objects: bool = True,
             hint = ("the last line is cut off: the file was truncated (an interrupted write or copy); "
                     "restore the complete file or delete the line" if torn else "fix or remove this line")
             raise DatasetError(f"malformed JSON line ({exc.msg})", path, lineno, hint=hint) from exc
+        except RecursionError:
+            raise DatasetError("malformed JSON line (nested too deeply)", path, lineno,
+                               hint="fix or remove this line") from None
         if objects and not isinstance(rec, dict):
             raise DatasetError(f"expected a JSON object, found {_json_type(rec)}", path, lineno,
                                hint="each line must be one JSON object: {...}")
@@ -209,7 +248,8 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DatasetError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})", path, lineno,
                            hint="JSON-lines files must be UTF-8 encoded") from exc
     except OSError as exc:
-        raise DatasetError(f"cannot read file ({exc.strerror or exc})", path, lineno + 1 if lineno else None) from exc
+        raise DatasetError(f"cannot read file ({exc.strerror or exc})", path, lineno + 1 if lineno else None,
+                           hint=os_error_hint(exc)) from exc
 
 
 def repair_jsonl_tail(path: PathLike) -> int:

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from synrank.errors import ModelError
+from synrank.errors import ModelError, show
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Small datasets shipped inside the package (gzip, each with a MANIFEST.md): what the smoke suite and
 #: the default tests need, so that they run from the repository alone.
 SHIPPED_DATASETS = Path(__file__).resolve().parent / "data" / "shipped"
+
+#: Names that become one folder name (a training run's ``name``, a suite, its variants and dataset columns).
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+MAX_NAME_LENGTH = 100
+
+
+def check_safe_name(value: str, what: str) -> str:
+    """Return ``value`` if it can be used as one folder name, else raise ``ValueError`` saying why.
+
+    The one rule for every name that becomes a path component: 1-100 ASCII letters, digits and ``. _ + -``,
+    starting with a letter or digit. That excludes ``..`` and ``.``, ``/`` and absolute paths, the empty
+    name, hidden names and names a shell or another OS would mangle, so two names never share a folder
+    and none escapes the folder it is meant for.
+    """
+    if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not _SAFE_NAME.fullmatch(value):
+        raise ValueError(f"{what} {show(value)} is not a safe folder name: use 1-{MAX_NAME_LENGTH} letters, "
+                         "digits and . _ + -, starting with a letter or digit (no '/', '..' or spaces)")
+    return value
 
 
 def cache_dir() -> Path:

@@ -2,9 +2,11 @@
 
 Every problem is a :class:`~synrank.errors.DatasetError` naming the file, the line and what is wrong:
 malformed JSON, a missing or non-string ``_id``/``text``, duplicate ids, empty texts, qrels naming
-unknown query or document ids, non-integer or negative grades, a missing split, a missing qrels
-header, a wrong number of columns, an empty corpus. A UTF-8 byte-order mark and CRLF line endings
-are accepted.
+unknown query or document ids, non-integer, negative or out-of-range grades, ids a TREC run cannot
+hold (whitespace, control characters), a missing split, a missing or unknown qrels header, a wrong
+number of columns, an empty corpus. The value rules live in :mod:`synrank.data.values`; a text that is
+blank (whitespace or invisible characters only) counts as empty. Qrels columns are found by their
+header names. A UTF-8 byte-order mark and CRLF line endings are accepted.
 
 Nothing is dropped silently. Things BEIR tolerates and some real datasets rely on are accepted only
 where the dataset's metadata (:mod:`synrank.data.registry`) says so, and are then reported once per
@@ -46,13 +48,19 @@ from synrank.data.registry import (
     dataset_info,
     info_for_folder,
 )
-from synrank.errors import DatasetError
+from synrank.data.values import grade_problem, id_problem, is_blank, is_int_text
+from synrank.errors import DatasetError, os_error_hint, show
 from synrank.io import open_binary
 
 logger = logging.getLogger(__name__)
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
-_INT_RE = re.compile(r"[+-]?[0-9]+")
+#: Header names read as each qrels column (lower case); columns are found by name, in any order.
+QRELS_COLUMN_NAMES = {
+    "query-id": ("query-id", "query_id", "qid", "query"),
+    "corpus-id": ("corpus-id", "corpus_id", "doc-id", "doc_id", "docid", "doc", "pid"),
+    "score": ("score", "grade", "relevance", "rel", "label"),
+}
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -132,7 +140,7 @@ class _Lines:
         try:
             f = open_binary(self.path)
         except OSError as exc:
-            raise DatasetError(f"cannot read file: {exc.strerror or exc}", self.path) from exc
+            raise DatasetError(f"cannot read file: {exc.strerror or exc}", self.path, hint=os_error_hint(exc)) from exc
         lineno = 0
         with f:
             lines = enumerate(f, 1)
@@ -164,17 +172,14 @@ class _Lines:
         return self._hash.hexdigest()
 
 
-def _first_line_of(path: Path, column: str, value: str, json_lines: bool) -> int | None:
-    """Line where ``value`` first occurs as an id (slow path, used only to explain duplicates)."""
+def _first_line_of(path: Path, value: str) -> int | None:
+    """Line where ``value`` first occurs as an ``_id`` (slow path, used only to explain duplicates)."""
     for lineno, line in _Lines(path):
-        if json_lines:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and _as_id(rec.get(column)) == value:
-                return lineno
-        elif line.split("\t")[:2] == value.split("\t"):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and _as_id(rec.get("_id")) == value:
             return lineno
     return None
 
@@ -190,8 +195,8 @@ def _as_id(value) -> str | None:
 def _json_record(line: str, path: Path, lineno: int) -> dict:
     try:
         rec = json.loads(line)
-    except ValueError as exc:
-        msg = getattr(exc, "msg", str(exc))
+    except (ValueError, RecursionError) as exc:
+        msg = getattr(exc, "msg", "nested too deeply" if isinstance(exc, RecursionError) else str(exc))
         col = getattr(exc, "colno", None)
         raise DatasetError(f"malformed JSON line: {msg}" + (f" (column {col})" if col else ""),
                            path, lineno) from None
@@ -207,9 +212,12 @@ def _record_id(rec: dict, path: Path, lineno: int) -> str:
     rid = _as_id(raw)
     if rid is None:
         raise DatasetError(f"'_id' must be a string, found {type(raw).__name__}", path, lineno)
-    if not rid.strip():
-        raise DatasetError("empty '_id'", path, lineno)
+    problem = id_problem(rid)
+    if problem is not None:
+        raise DatasetError(f"'_id' {show(rid)} {problem}", path, lineno,
+                           hint="ids must be non-empty and hold no whitespace or control characters")
     return rid
+
 
 
 def _string_field(rec: dict, key: str, path: Path, lineno: int, required: bool) -> str:
@@ -253,15 +261,15 @@ def read_corpus(path: str | Path, *, allow_empty_documents: bool = False,
         text = _string_field(rec, "text", path, lineno, required=True)
         title = _string_field(rec, "title", path, lineno, required=False)
         if doc_id in corpus:
-            first = _first_line_of(path, "_id", doc_id, json_lines=True)
-            raise DatasetError(f"duplicate document id {doc_id!r} (first on line {first})", path, lineno)
-        if not text.strip():
-            if title.strip():
+            first = _first_line_of(path, doc_id)
+            raise DatasetError(f"duplicate document id {show(doc_id)} (first on line {first})", path, lineno)
+        if is_blank(text):
+            if not is_blank(title):
                 title_only += 1
             elif allow_empty_documents:
                 empty_docs += 1
             else:
-                raise DatasetError(f"empty document {doc_id!r}: 'text' and 'title' are empty", path, lineno,
+                raise DatasetError(f"empty document {show(doc_id)}: 'text' and 'title' are empty or blank", path, lineno,
                                    hint="remove the line or give the document a text")
         corpus[doc_id] = Document(doc_id, title, text)
     if not corpus:
@@ -287,11 +295,12 @@ def read_queries(path: str | Path, *, warnings: list[str] | None = None) -> tupl
         rec = _json_record(line, path, lineno)
         qid = _record_id(rec, path, lineno)
         text = _string_field(rec, "text", path, lineno, required=True)
-        if not text.strip():
-            raise DatasetError(f"empty query text for {qid!r}", path, lineno)
+        if is_blank(text):
+            raise DatasetError(f"empty query text for {show(qid)}", path, lineno,
+                               hint="a query needs visible text (whitespace or zero-width characters are blank)")
         if qid in queries:
-            first = _first_line_of(path, "_id", qid, json_lines=True)
-            raise DatasetError(f"duplicate query id {qid!r} (first on line {first})", path, lineno)
+            first = _first_line_of(path, qid)
+            raise DatasetError(f"duplicate query id {show(qid)} (first on line {first})", path, lineno)
         queries[qid] = text
     if not queries:
         raise DatasetError("queries file is empty (no queries)", path)
@@ -306,55 +315,63 @@ def read_qrels(path: str | Path, queries: dict[str, str] | None = None,
                warnings: list[str] | None = None) -> tuple[dict[str, dict[str, int]], str]:
     """Read a BEIR qrels TSV (header ``query-id<TAB>corpus-id<TAB>score``, then one judgement per line).
 
-    Query ids must be in ``queries`` and document ids in ``corpus`` (when given) unless
-    ``allow_outside_corpus``; grades must be integers, non-negative unless ``allow_negative``.
+    Columns are found by their header names, in any order (``corpus-id<TAB>query-id<TAB>score`` is read
+    correctly; names of :data:`QRELS_COLUMN_NAMES` are accepted; an unknown name is an error). Ids follow
+    :func:`synrank.data.values.id_problem`; query ids must be in ``queries`` and document ids in
+    ``corpus`` (when given) unless ``allow_outside_corpus``; grades are ASCII integers in the range of
+    :mod:`synrank.data.values`, non-negative unless ``allow_negative``.
     """
     path = Path(path)
     warnings = [] if warnings is None else warnings
     qrels: dict[str, dict[str, int]] = {}
+    first_line: dict[tuple[str, str], int] = {}
     outside = outside_positive = negative = repeated = 0
-    header_seen = False
-    int_re = _INT_RE.fullmatch
+    order: tuple[int, int, int] | None = None
     lines = _Lines(path)
     for lineno, line in lines:
         fields = line.split("\t")
-        if not header_seen:
-            header_seen = True
-            _check_header(fields, path, lineno)
+        if order is None:
+            order = _header_order(fields, path, lineno)
             continue
         if len(fields) != 3:
             _bad_columns(fields, path, lineno)
-        qid, doc_id, grade_text = fields
-        if not int_re(grade_text.strip()):
-            raise DatasetError(f"grade {grade_text!r} is not an integer", path, lineno,
-                               hint="grades are integer relevance levels such as 0, 1, 2, 3")
+        qid, doc_id, grade_text = (fields[i] for i in order)
+        grade_text = grade_text.strip(" ")
+        if not is_int_text(grade_text):
+            raise DatasetError(f"grade {show(grade_text)} is not an integer", path, lineno,
+                               hint="grades are integer relevance levels such as 0, 1, 2, 3 (ASCII digits)")
         grade = int(grade_text)
-        if not qid or not doc_id:
-            raise DatasetError("empty " + ("query-id" if not qid else "corpus-id"), path, lineno)
-        if grade < 0:
-            if not allow_negative:
-                raise DatasetError(f"negative grade {grade}", path, lineno,
-                                   hint="grades must be >= 0 (0 = judged non-relevant)")
-            negative += 1
+        for what, value in (("query-id", qid), ("corpus-id", doc_id)):
+            problem = id_problem(value)
+            if problem is not None:
+                raise DatasetError(f"{what} {show(value)} {problem}", path, lineno,
+                                   hint="ids must be non-empty and hold no whitespace or control characters")
+        problem = grade_problem(grade, allow_negative)
+        if problem is not None:
+            hint = ("grades must be >= 0 (0 = judged non-relevant)" if grade < 0 and not allow_negative
+                    else "grades are relevance levels such as 0-3, not scores; pytrec_eval mis-scores huge "
+                         "grades silently")
+            raise DatasetError(problem, path, lineno, hint=hint)
+        negative += grade < 0
         if queries is not None and qid not in queries:
-            raise DatasetError(f"unknown query id {qid!r} (not in {QUERIES_FILE})", path, lineno)
+            raise DatasetError(f"unknown query id {show(qid)} (not in {QUERIES_FILE})", path, lineno)
         if corpus is not None and doc_id not in corpus:
             if not allow_outside_corpus:
-                raise DatasetError(f"unknown corpus id {doc_id!r} (not in {CORPUS_FILE})", path, lineno)
+                raise DatasetError(f"unknown corpus id {show(doc_id)} (not in {CORPUS_FILE})", path, lineno)
             outside += 1
             outside_positive += grade > 0
         judged = qrels.get(qid)
         if judged is None:
-            qrels[qid] = {doc_id: grade}
-        elif doc_id in judged:
+            judged = qrels[qid] = {}
+        if doc_id in judged:
             if judged[doc_id] != grade:
-                first = _first_line_of(path, "", f"{qid}\t{doc_id}", json_lines=False)
-                raise DatasetError(f"conflicting grades for query {qid!r}, document {doc_id!r}: "
-                                   f"{judged[doc_id]} (line {first}) and {grade}", path, lineno)
+                raise DatasetError(f"conflicting grades for query {show(qid)}, document {show(doc_id)}: "
+                                   f"{judged[doc_id]} (line {first_line[qid, doc_id]}) and {grade}", path, lineno)
             repeated += 1
         else:
             judged[doc_id] = grade
-    if not header_seen:
+            first_line[qid, doc_id] = lineno
+    if order is None:
         raise DatasetError("qrels file is empty (missing header 'query-id<TAB>corpus-id<TAB>score')", path, 1)
     if not qrels:
         raise DatasetError("qrels file has a header but no judgements", path)
@@ -372,18 +389,33 @@ def read_qrels(path: str | Path, queries: dict[str, str] | None = None,
     return qrels, lines.sha256
 
 
-def _check_header(fields: list[str], path: Path, lineno: int) -> None:
+def _header_order(fields: list[str], path: Path, lineno: int) -> tuple[int, int, int]:
+    """Positions of (query-id, corpus-id, score) from the header's column names."""
     expected = "<TAB>".join(QRELS_HEADER)
-    if len(fields) == 3 and _INT_RE.fullmatch(fields[2].strip()):
+    if len(fields) == 3 and is_int_text(fields[2].strip()):
         raise DatasetError(f"missing header line: first line is a judgement; expected '{expected}'",
                            path, lineno, hint="add the header line BEIR expects")
-    if len(fields) == 4 and _INT_RE.fullmatch(fields[3].strip()):
+    if len(fields) == 4 and is_int_text(fields[3].strip()):
         raise DatasetError("missing header line and 4 columns: looks like TREC qrels "
                            "(qid Q0 docid grade)", path, lineno,
                            hint=f"convert to BEIR TSV with header '{expected}'")
     if len(fields) != 3:
         raise DatasetError(f"header must have 3 tab-separated columns ('{expected}'), found {len(fields)}",
                            path, lineno, hint="columns must be separated by tabs")
+    names = [f.strip().lower() for f in fields]
+    known = {n for aliases in QRELS_COLUMN_NAMES.values() for n in aliases}
+    order = []
+    for role, aliases in QRELS_COLUMN_NAMES.items():
+        found = [i for i, n in enumerate(names) if n in aliases]
+        if len(found) == 1:
+            order.append(found[0])
+            continue
+        unknown = [f for f, n in zip(fields, names, strict=True) if n not in known]
+        what = (f"unknown column name {show(unknown[0])}" if unknown
+                else f"no {role} column" if not found else f"{len(found)} {role} columns")
+        raise DatasetError(f"qrels header: {what}; expected '{expected}' (columns in any order)", path, lineno,
+                           hint=f"{role} may also be named {', '.join(aliases[1:])}")
+    return order[0], order[1], order[2]
 
 
 def _bad_columns(fields: list[str], path: Path, lineno: int) -> None:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synrank.errors import DatasetError
+from synrank.data.values import grade_problem, id_problem, is_blank
+from synrank.errors import DatasetError, show
 from synrank.io import iter_jsonl_records
 
 GROUPS_SCHEMA = "synrank.groups/v1"
@@ -74,12 +75,21 @@ def group_files(path: str | Path) -> list[Path]:
 
 
 def parse_group(rec: Any, path: Path, lineno: int) -> TrainingGroup:
+    """One group record; ids, grades and texts follow the rules of :mod:`synrank.data.values` (an integer
+    ``query_id`` is read as its decimal string, as BEIR ids are)."""
     if not isinstance(rec, dict):
         raise DatasetError("a group must be a JSON object", path, lineno)
     for key in ("query_id", "query", "passages"):
         if key not in rec:
             raise DatasetError(f"missing {key!r}", path, lineno)
-    if not isinstance(rec["query"], str) or not rec["query"].strip():
+    qid = rec["query_id"]
+    if isinstance(qid, bool) or not isinstance(qid, (str, int)):
+        raise DatasetError(f"'query_id' must be a string, found {type(qid).__name__}", path, lineno)
+    qid = str(qid)
+    problem = id_problem(qid)
+    if problem is not None:
+        raise DatasetError(f"'query_id' {show(qid)} {problem}", path, lineno)
+    if not isinstance(rec["query"], str) or is_blank(rec["query"]):
         raise DatasetError("empty query text", path, lineno)
     if not isinstance(rec["passages"], list) or not rec["passages"]:
         raise DatasetError("'passages' must be a non-empty list", path, lineno)
@@ -89,12 +99,15 @@ def parse_group(rec: Any, path: Path, lineno: int) -> TrainingGroup:
             raise DatasetError(f"passages[{i}] needs 'text' and 'grade'", path, lineno)
         grade = p["grade"]
         if isinstance(grade, bool) or not isinstance(grade, int) or grade < 0:
-            raise DatasetError(f"passages[{i}].grade must be a non-negative integer, got {grade!r}", path, lineno)
-        if not isinstance(p["text"], str) or not p["text"].strip():
+            raise DatasetError(f"passages[{i}].grade must be a non-negative integer, got {show(grade)}", path, lineno)
+        problem = grade_problem(grade)
+        if problem is not None:
+            raise DatasetError(f"passages[{i}].{problem}", path, lineno)
+        if not isinstance(p["text"], str) or is_blank(p["text"]):
             raise DatasetError(f"passages[{i}] has empty text", path, lineno)
         passages.append(Passage(p["text"], grade, {k: v for k, v in p.items() if k not in ("text", "grade")}))
     meta = {k: v for k, v in rec.items() if k not in ("query_id", "query", "passages")}
-    return TrainingGroup(str(rec["query_id"]), rec["query"], passages, meta)
+    return TrainingGroup(qid, rec["query"], passages, meta)
 
 
 def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingGroup]:

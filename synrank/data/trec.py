@@ -10,17 +10,21 @@ fixed header) when the path ends in ``.gz``.
 from __future__ import annotations
 
 import gzip
-import io
 import math
-from collections.abc import Iterable, Mapping
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from synrank.errors import DatasetError
+from synrank.data.values import id_problem, is_int_text, parse_score
+from synrank.errors import DatasetError, os_error_hint, show
 from synrank.io import atomic_write_gzip_text, atomic_write_text
 
 Run = dict[str, dict[str, float]]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_SEPARATORS = re.compile(r"[ \t]+")
 _COLUMNS = "qid Q0 docid rank score tag"
 
 
@@ -41,67 +45,77 @@ def sort_run_items(items: Mapping[str, float] | Iterable[tuple[str, float]]) -> 
     return out
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as bytes (gzip detected from the content, not the name)."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    if magic == _GZIP_MAGIC:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=None)
-    return open(path, encoding="utf-8", newline=None)
+    opener = gzip.open if magic == _GZIP_MAGIC else open
+    with opener(path, "rb") as fh:
+        yield from fh
 
 
 def read_run(path: str | Path) -> Run:
     """Read a TREC run (plain text or gzip, detected from the content) into ``{qid: {docid: score}}``.
 
-    Six whitespace-separated columns are required; the ``Q0`` and tag columns are not interpreted
-    and the rank column must be an integer but is otherwise ignored (as trec_eval ignores it: order
-    comes from the scores). A UTF-8 BOM, CRLF line ends and blank lines are accepted.
+    A line holds six columns separated by spaces or tabs, as trec_eval splits them; the ``Q0`` and tag
+    columns are not interpreted and the rank column must be an integer but is otherwise ignored (as
+    trec_eval ignores it: order comes from the scores). Query and document ids follow
+    :func:`synrank.data.values.id_problem` (no other whitespace or control characters), ranks are ASCII
+    integers and scores ASCII decimal numbers (:func:`synrank.data.values.parse_score`: no ``1_000``,
+    no non-ASCII digits), finite. A UTF-8 BOM, CRLF line ends and blank lines are accepted.
     """
     path = Path(path)
     if not path.is_file():
         raise DatasetError("run file not found", path, hint="check the --run path")
     run: Run = {}
     first_line: dict[tuple[str, str], int] = {}
+    lineno = 0
     try:
-        with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if lineno == 1:
-                    line = line.lstrip("\ufeff")
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 6:
-                    raise DatasetError(
-                        f"expected 6 whitespace-separated columns ({_COLUMNS}), found {len(fields)}",
-                        path, lineno, hint="fix or remove this line")
-                qid, _q0, doc_id, rank, score_text, _tag = fields
-                try:
-                    int(rank)
-                except ValueError:
-                    raise DatasetError(f"rank {rank!r} is not an integer", path, lineno,
-                                       hint=f"columns must be: {_COLUMNS}") from None
-                try:
-                    score = float(score_text)
-                except ValueError:
-                    raise DatasetError(f"score {score_text!r} is not a number", path, lineno,
-                                       hint=f"columns must be: {_COLUMNS}") from None
-                if not math.isfinite(score):
-                    raise DatasetError(f"score {score_text!r} is not finite", path, lineno,
-                                       hint="a ranking needs finite, comparable scores")
-                key = (qid, doc_id)
-                if key in first_line:
-                    raise DatasetError(
-                        f"document {doc_id!r} appears twice for query {qid!r} (first on line {first_line[key]})",
-                        path, lineno, hint="a run may list each (query, document) pair once; deduplicate it")
-                first_line[key] = lineno
-                run.setdefault(qid, {})[doc_id] = score
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"not UTF-8 text ({exc.reason})", path,
-                           hint="a run file must be UTF-8 text or gzip of it") from exc
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        for lineno, raw in enumerate(_raw_lines(path), start=1):  # noqa: B007 - lineno is reported on errors
+            if lineno == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatasetError(f"invalid UTF-8 at byte {exc.start} ({exc.reason})", path, lineno,
+                                   hint="a run file must be UTF-8 text or gzip of it") from None
+            line = line.rstrip("\n").removesuffix("\r")
+            fields = _SEPARATORS.split(line.strip(" \t"))
+            if fields == [""]:
+                continue
+            if len(fields) != 6:
+                raise DatasetError(
+                    f"expected 6 whitespace-separated columns ({_COLUMNS}), found {len(fields)}",
+                    path, lineno, hint="fix or remove this line")
+            qid, _q0, doc_id, rank, score_text, _tag = fields
+            for what, value in (("query id", qid), ("document id", doc_id)):
+                problem = id_problem(value)
+                if problem is not None:
+                    raise DatasetError(f"{what} {show(value)} {problem}", path, lineno,
+                                       hint=f"columns must be: {_COLUMNS}")
+            if not is_int_text(rank):
+                raise DatasetError(f"rank {show(rank)} is not an integer", path, lineno,
+                                   hint=f"columns must be: {_COLUMNS}")
+            score, problem = parse_score(score_text)
+            if problem is not None:
+                hint = ("a ranking needs finite, comparable scores" if "finite" in problem
+                        else f"scores are ASCII decimal numbers such as 12.5 or -3e-2; columns must be: {_COLUMNS}")
+                raise DatasetError(problem, path, lineno, hint=hint)
+            key = (qid, doc_id)
+            if key in first_line:
+                raise DatasetError(
+                    f"document {show(doc_id)} appears twice for query {show(qid)} (first on line {first_line[key]})",
+                    path, lineno, hint="a run may list each (query, document) pair once; deduplicate it")
+            first_line[key] = lineno
+            run.setdefault(qid, {})[doc_id] = score
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"cannot read run file ({exc})", path, lineno + 1,
+                           hint="the file may be truncated or not a gzip/text file") from exc
+    except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        raise DatasetError(f"cannot read run file ({exc})", path,
-                           hint="the file may be truncated or not a gzip/text file") from exc
+        raise DatasetError(f"cannot read run file ({exc.strerror or exc})", path,
+                           hint=os_error_hint(exc)) from exc
     if not run:
         raise DatasetError("run file has no entries", path, hint=f"expected lines of: {_COLUMNS}")
     return run
@@ -109,8 +123,9 @@ def read_run(path: str | Path) -> Run:
 
 def _check_token(value: str, what: str) -> str:
     value = str(value)
-    if not value or any(ch.isspace() for ch in value):
-        raise ValueError(f"{what} {value!r} is empty or contains whitespace: it cannot be written to a TREC run")
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(f"{what} {value!r} {problem}: it cannot be written to a TREC run")
     return value
 
 

@@ -26,6 +26,7 @@ from synrank.data.registry import (
     logical_name,
     missing_folder_message,
 )
+from synrank.data.trec import read_run
 from synrank.errors import DatasetError
 from synrank.io import open_binary
 
@@ -158,22 +159,12 @@ def _check_entries(path: Path) -> None:
 
 
 def _check_rerank_run(run: Path, queries: dict, corpus: dict) -> None:
-    """The shipped first-stage run must name known queries and documents (6 columns, TREC format)."""
-    unknown_q = unknown_d = 0
-    with open_binary(run) as raw:
-        for lineno, line in enumerate((b.decode("utf-8-sig") for b in raw), 1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != 6:
-                raise DatasetError(f"TREC run line needs 6 columns (qid Q0 docid rank score tag), found "
-                                   f"{len(fields)}", run, lineno)
-            try:
-                float(fields[4])
-            except ValueError:
-                raise DatasetError(f"score {fields[4]!r} is not a number", run, lineno) from None
-            unknown_q += fields[0] not in queries
-            unknown_d += fields[2] not in corpus
+    """The shipped first-stage run must be readable by the same reader ``evaluate`` uses and name known
+    queries and documents."""
+    entries = read_run(run)
+    unknown_q = sum(1 for qid in entries if qid not in queries)
+    unknown_d = sum(1 for docs in entries.values() for doc_id in docs if doc_id not in corpus)
     if unknown_q or unknown_d:
-        raise DatasetError(f"{RERANK_RUN_FILE} names {unknown_q} unknown query and {unknown_d} unknown "
-                           f"document row(s)", run, hint="every candidate must be in the queries and corpus")
+        raise DatasetError(f"{RERANK_RUN_FILE} names {unknown_q} unknown quer{'y' if unknown_q == 1 else 'ies'} "
+                           f"and {unknown_d} unknown document row(s)", run,
+                           hint="every candidate must be in the queries and corpus")

@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="qrels split (default: the dataset's default split, usually test)")
     p.add_argument("--output", type=Path, metavar="DIR",
                    help="write per_query.tsv and metrics.json (model mode: also run.trec.gz and, for datasets "
-                        "MTEB has, mteb/results/<model>/<revision>/<Task>.json) into DIR")
+                        "MTEB has, mteb/results/<model>/<revision>/<Task>.json) into DIR; the files of an earlier "
+                        "evaluation there are replaced as a whole")
     add_list_option(p, "--measures", metavar="MEASURE",
                     help="measures, e.g. nDCG@10,MAP,Recall@100 (comma-separated, space-separated or repeated; "
                          "default: the standard set)")
@@ -104,7 +105,8 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
     from synrank.data import load_dataset
     from synrank.data.trec import read_run
     from synrank.evaluation.evaluator import evaluate_run, write_per_query_tsv
-    from synrank.io import atomic_write_json, folder_lock, sha256_file
+    from synrank.evaluation.pipeline import CELL_FILES, METRICS_FILE, PER_QUERY_FILE
+    from synrank.io import atomic_write_json, folder_lock, replace_artifacts, sha256_file
     from synrank.provenance import Timings, config_hash, hardware, package_versions, portable_path
 
     measures = _measures(args)
@@ -158,9 +160,11 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         with folder_lock(args.output, what="results folder"):
-            write_per_query_tsv(result, args.output / "per_query.tsv")
-            atomic_write_json(args.output / "metrics.json", record)
-        logger.info("wrote %s and %s", args.output / "per_query.tsv", args.output / "metrics.json")
+            # a run.trec.gz left by an earlier --model evaluation of another cell goes (unless it is --run)
+            replace_artifacts(args.output, {
+                PER_QUERY_FILE: lambda p: write_per_query_tsv(result, p),
+                METRICS_FILE: lambda p: atomic_write_json(p, record)}, artifact_names=CELL_FILES, keep=[args.run])
+        logger.info("wrote %s and %s", args.output / PER_QUERY_FILE, args.output / METRICS_FILE)
     _print_scores(header, result.aggregate, args.json)
     return 0
 

@@ -12,6 +12,9 @@ folder gets, written atomically under a folder lock:
   result-file format when the evaluation is an MTEB task (:mod:`synrank.evaluation.mteb_format`;
   ``metrics.json``'s ``mteb`` entry names the file or says why there is none).
 
+A folder that already holds a cell is replaced as a whole (:func:`synrank.io.replace_artifacts`: the old
+``metrics.json`` goes first, the new one comes last), never mixed with the new files.
+
 Deciding whether a cell must be recomputed is the caller's job (the runner compares config hashes).
 """
 
@@ -30,7 +33,7 @@ from synrank.errors import ConfigError
 from synrank.evaluation.evaluator import EvalResult, evaluate_run, write_per_query_tsv
 from synrank.evaluation.measures import DEFAULT_MEASURES
 from synrank.evaluation.mteb_format import export_evaluation
-from synrank.io import atomic_write_json, folder_lock, sha256_content
+from synrank.io import atomic_write_json, folder_lock, replace_artifacts, sha256_content
 from synrank.provenance import Timings, config_hash, environment, peak_rss_mb, portable_path
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
@@ -50,6 +53,8 @@ METRICS_SCHEMA = "synrank.cell/v1"
 RANKING_RULE = "trec_eval"  # raw scores to pytrec_eval: score descending, ties by doc id descending
 MODES = ("auto", "full", "rerank")
 RUN_FILE, PER_QUERY_FILE, METRICS_FILE = "run.trec.gz", "per_query.tsv", "metrics.json"
+#: Every file of an evaluation cell; metrics.json (written last) marks it complete.
+CELL_FILES = (RUN_FILE, PER_QUERY_FILE, METRICS_FILE)
 #: Model specs served by the lexical baseline (synrank.retrieval.bm25) instead of an encoder.
 LEXICAL_SPECS = ("bm25",)
 BM25_DEFAULTS = {"library": "bm25s", "k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "porter", "stopwords": "en"}
@@ -236,13 +241,14 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
     if output_dir is not None:
         out = Path(output_dir)
         with folder_lock(out, what="evaluation output folder"):
-            write_run(run, out / RUN_FILE, tag=_run_tag(name or label), top_k=top_k)
-            write_per_query_tsv(result, out / PER_QUERY_FILE)
             metrics["mteb"] = export_evaluation(out, data=data, aggregate=result.aggregate,
                                                 n_queries=result.n_queries, config=config,
                                                 model_name=name or label, seconds=sum(timings.values()),
                                                 framework=_frameworks(encoder))
-            atomic_write_json(out / METRICS_FILE, metrics)
+            replace_artifacts(out, {
+                RUN_FILE: lambda p: write_run(run, p, tag=_run_tag(name or label), top_k=top_k),
+                PER_QUERY_FILE: lambda p: write_per_query_tsv(result, p),
+                METRICS_FILE: lambda p: atomic_write_json(p, metrics)}, artifact_names=CELL_FILES)
     return CellResult(aggregate=result.aggregate, per_query=result.per_query, n_queries=result.n_queries,
                       config=config, config_hash=chash, timings=dict(timings), output_dir=out, run=run,
                       metrics=metrics)

@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from synrank.config import bounded, check_ranges
 from synrank.data.groups import GROUPS_SCHEMA
 from synrank.errors import ConfigError, GenerationError
 from synrank.io import append_jsonl, atomic_write_gzip_text, atomic_write_json, folder_lock, repair_jsonl_tail
@@ -62,12 +63,12 @@ class GenerationConfig:
     model: str | None = None
     strategy: str = "anchored"
     levels: tuple[int, ...] = (3, 2, 1, 0)
-    limit: int | None = None
-    seed: int = 0
+    limit: int | None = bounded(None, 0, 10**9)
+    seed: int = bounded(0, 0, 2**32 - 1)
     pool: str | None = None
-    max_attempts: int = 3
-    batch_size: int | None = None
-    shard_size: int = 500
+    max_attempts: int = bounded(3, 1, 100)
+    batch_size: int | None = bounded(None, 1, 65536)
+    shard_size: int = bounded(500, 1, 10**7)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     backend_options: dict[str, Any] = field(default_factory=dict)
@@ -458,14 +459,7 @@ class Generator:
 
 def generate(cfg: GenerationConfig, backend: Backend | None = None, guard: Any = None) -> dict[str, Any]:
     """Run (or resume) generation into ``cfg.out``; returns this session's counters."""
-    try:
-        cfg.sampling.validate()
-    except ValueError as exc:
-        raise ConfigError(f"sampling: {exc}") from exc
-    if cfg.max_attempts < 1:
-        raise ConfigError("max_attempts must be >= 1")
-    if cfg.limit is not None and cfg.limit < 0:
-        raise ConfigError("limit must be >= 0")
+    check_ranges(cfg)  # every numeric setting, sampling included, within its documented range
     return Generator(cfg, backend, guard).run()
 
 

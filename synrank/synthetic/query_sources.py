@@ -13,7 +13,8 @@ import logging
 import re
 from pathlib import Path
 
-from synrank.errors import DatasetError
+from synrank.data.values import id_problem, is_blank
+from synrank.errors import DatasetError, show
 from synrank.io import iter_jsonl_records
 from synrank.provenance import portable_path
 
@@ -44,6 +45,15 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
+def _check_query(qid: str, text: str, path: Path, lineno: int) -> None:
+    """The rules of :mod:`synrank.data.values`, so that no group is generated that training would refuse."""
+    problem = id_problem(qid)
+    if problem is not None:
+        raise DatasetError(f"query id {show(qid)} {problem}", path, lineno)
+    if is_blank(text):
+        raise DatasetError(f"empty query text for {show(qid)}", path, lineno)
+
+
 def _read_tsv(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -55,8 +65,7 @@ def _read_tsv(path: Path) -> dict[str, str]:
             qid, text = row[0].strip(), "\t".join(row[1:]).strip()
             if lineno == 1 and qid.lower() in ("id", "qid", "query_id", "_id") and text.lower() in ("text", "query"):
                 continue
-            if not qid or not text:
-                raise DatasetError("empty query id or text", path, lineno)
+            _check_query(qid, text, path, lineno)
             if qid in out:
                 raise DatasetError(f"duplicate query id {qid!r}", path, lineno)
             out[qid] = text
@@ -68,9 +77,10 @@ def _read_jsonl(path: Path) -> dict[str, str]:
     for lineno, rec in iter_jsonl_records(path):
         qid = next((rec[k] for k in ("_id", "id", "query_id", "qid") if k in rec), None)
         text = next((rec[k] for k in ("text", "query") if k in rec), None)
-        if qid is None or not isinstance(text, str) or not text.strip():
-            raise DatasetError("needs an id (_id/id/query_id/qid) and a non-empty text (text/query)", path, lineno)
+        if isinstance(qid, bool) or not isinstance(qid, (str, int)) or not isinstance(text, str):
+            raise DatasetError("needs an id (_id/id/query_id/qid: a string) and a text (text/query)", path, lineno)
         qid = str(qid)
+        _check_query(qid, text, path, lineno)
         if qid in out:
             raise DatasetError(f"duplicate query id {qid!r}", path, lineno)
         out[qid] = text.strip()

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from synrank.data.groups import GROUPS_SCHEMA
+from synrank.data.groups import GROUPS_SCHEMA, parse_group
 from synrank.errors import DatasetError
 from synrank.io import atomic_write_gzip_text, iter_jsonl_records
 
@@ -88,7 +88,9 @@ def _grouped_jsonl(path: Path, seen: dict[str, tuple[Path, int]] | None = None) 
             raise DatasetError(f"no passages (one of {', '.join(_PASSAGE_KEYS)})", path, lineno)
         if not passages:
             raise DatasetError("no non-empty passages", path, lineno)
-        yield {"query_id": qid, "query": query.strip(), "passages": passages}
+        group = {"query_id": qid, "query": query.strip(), "passages": passages}
+        parse_group(group, path, lineno)  # the trainer's own rules (ids, grade range, blank texts), here
+        yield group
 
 
 def _beir(folder: Path, queries_path: Path | None) -> Iterator[dict[str, Any]]:
@@ -128,7 +130,9 @@ def _beir(folder: Path, queries_path: Path | None) -> Iterator[dict[str, Any]]:
             if did not in docs:
                 raise DatasetError(f"qrels document {did!r} is not in the corpus", corpus_path)
             passages.append({"text": docs[did], "grade": grade, "doc_id": did})
-        yield {"query_id": qid, "query": queries[qid], "passages": passages}
+        group = {"query_id": qid, "query": queries[qid], "passages": passages}
+        parse_group(group, qp, None)  # the trainer's own rules, before anything is written
+        yield group
 
 
 def import_sycl(source: str | Path, out: str | Path, queries: str | Path | None = None, guard: bool = True,

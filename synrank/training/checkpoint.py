@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from synrank.errors import TrainingError
-from synrank.io import atomic_write_json, fsync_dir
+from synrank.io import apply_umask, atomic_write_json, fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def save_checkpoint(output: Path, step: int, model, tensors: dict[str, Any], sta
     model.save(str(tmp / "model"), create_model_card=False)
     torch.save(tensors, tmp / "trainer.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+    apply_umask(tmp)
     _fsync_tree(tmp)
     if final.exists():  # a re-run after a crash that happened right after this rename
         shutil.rmtree(final)
@@ -163,6 +164,7 @@ def export_final(output: Path, model) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save(str(tmp), create_model_card=False)
+    apply_umask(tmp)
     _fsync_tree(tmp)
     for entry in sorted(tmp.iterdir()):
         target = output / entry.name

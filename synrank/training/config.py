@@ -15,11 +15,15 @@ per micro-batch (the Wasserstein loss fits its Gaussians over the rows of one mi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from synrank.config import from_dict, load_config_file, to_dict
+from synrank.config import bounded, from_dict, load_config_file, to_dict
+from synrank.data.values import GRADE_MAX
+from synrank.errors import ConfigError
+from synrank.paths import check_safe_name
 
 SourceKind = Literal["groups", "supervised", "self_supervised"]
 
@@ -38,11 +42,9 @@ class ModelConfig:
     kind: Literal["sentence-transformers", "static"] = "sentence-transformers"
     pooling: Literal["mean", "cls", "max", "keep"] = "mean"
     similarity: Literal["dot", "cosine", "keep"] = "dot"
-    max_seq_length: int = 128
+    max_seq_length: int = bounded(128, 1, 65536)
 
     def validate(self) -> None:
-        if self.max_seq_length < 1:
-            raise ValueError("model.max_seq_length must be >= 1")
         if self.kind == "static" and self.pooling not in ("mean", "keep"):
             raise ValueError("model.pooling: a static encoder always mean-pools its token vectors; use 'mean'")
 
@@ -64,14 +66,14 @@ class SourceConfig:
     path: str | None = None
     dataset: str | None = None
     split: str = "train"
-    max_groups: int | None = None
-    positive_grade: int = 3
-    negative_grade: int = 1
-    n_negatives: int = 3
-    bm25_depth: int = 30
-    crop_min_ratio: float = 0.1
-    crop_max_ratio: float = 0.5
-    crop_min_words: int = 4
+    max_groups: int | None = bounded(None, 1, 10**9)
+    positive_grade: int = bounded(3, 0, GRADE_MAX)
+    negative_grade: int = bounded(1, 0, GRADE_MAX)
+    n_negatives: int = bounded(3, 0, 1000)
+    bm25_depth: int = bounded(30, 0, 10_000)
+    crop_min_ratio: float = bounded(0.1, 0, 1, lo_open=True)
+    crop_max_ratio: float = bounded(0.5, 0, 1, lo_open=True)
+    crop_min_words: int = bounded(4, 1, 10_000)
     exclude_evaluation_documents: bool = True
 
     def validate(self) -> None:
@@ -82,14 +84,10 @@ class SourceConfig:
         if self.kind == "self_supervised" and bool(self.dataset) == bool(self.path):
             raise ValueError("data source of kind 'self_supervised' needs exactly one of 'dataset' (a corpus) or "
                              "'path' (a graded-groups dataset whose passages are used as unlabeled text)")
-        if self.max_groups is not None and self.max_groups < 1:
-            raise ValueError("max_groups must be >= 1 or null")
-        if not 0 < self.crop_min_ratio <= self.crop_max_ratio <= 1:
+        if self.crop_min_ratio > self.crop_max_ratio:
             raise ValueError("need 0 < crop_min_ratio <= crop_max_ratio <= 1")
-        if self.n_negatives < 0 or self.bm25_depth < self.n_negatives:
+        if self.bm25_depth < self.n_negatives:
             raise ValueError("need 0 <= n_negatives <= bm25_depth")
-        if self.positive_grade < 0 or self.negative_grade < 0:
-            raise ValueError("grades must be non-negative")
 
 
 @dataclass
@@ -122,56 +120,54 @@ class TrainConfig:
     data: list[SourceConfig] = field(default_factory=list)
     loss: Literal["ws2", "per_query_ws", "infonce", "kl"] = "ws2"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
-    group_size: int = 4
-    binary_groups: int | None = None
+    group_size: int = bounded(4, 1, 4096)
+    binary_groups: int | None = bounded(None, 1, 1000)
     short_groups: Literal["resample", "drop"] = "resample"
     in_batch_negatives: bool = True
-    batch_size: int = 16
-    grad_accumulation: int = 1
-    max_steps: int | None = None
-    epochs: float = 1.0
-    learning_rate: float = 2e-5
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    max_grad_norm: float | None = 1.0
+    batch_size: int = bounded(16, 1, 65536)
+    grad_accumulation: int = bounded(1, 1, 65536)
+    max_steps: int | None = bounded(None, 0, 10**9)
+    epochs: float = bounded(1.0, 0, 10**6, lo_open=True)
+    learning_rate: float = bounded(2e-5, 0, None, lo_open=True)
+    weight_decay: float = bounded(0.01, 0, 100)
+    warmup_fraction: float = bounded(0.1, 0, 1, hi_open=True)
+    max_grad_norm: float | None = bounded(1.0, 0, None, lo_open=True)
     precision: Literal["fp32", "bf16", "auto"] = "fp32"
-    seed: int = 42
-    save_every: int | None = 500
-    log_every: int = 10
+    seed: int = bounded(42, 0, 2**32 - 1)
+    save_every: int | None = bounded(500, 1, 10**9)
+    log_every: int = bounded(10, 1, 10**9)
     output: str = "runs/{name}"
     on_evaluation_query: Literal["drop", "error"] = "drop"
     device: str | None = None
-    threads: int | None = None
+    threads: int | None = bounded(None, 1, 1024)
     deterministic: bool = False
 
     def validate(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ValueError("name must be a non-empty string without '/'")
-        if self.group_size < 1:
-            raise ValueError("group_size must be >= 1")
-        if self.binary_groups is not None and (self.binary_groups < 1 or self.group_size < 2):
-            raise ValueError("binary_groups must be a grade >= 1, with group_size >= 2 (1 positive + negatives)")
-        if self.batch_size < 1 or self.grad_accumulation < 1:
-            raise ValueError("batch_size and grad_accumulation must be >= 1")
-        if self.max_steps is not None and self.max_steps < 0:
-            raise ValueError("max_steps must be >= 0 or null")
-        if self.epochs <= 0:
-            raise ValueError("epochs must be > 0")
-        if not 0 <= self.warmup_fraction < 1:
-            raise ValueError("warmup_fraction must be in [0, 1)")
-        if self.learning_rate <= 0:
-            raise ValueError("learning_rate must be > 0")
-        if self.save_every is not None and self.save_every < 1:
-            raise ValueError("save_every must be >= 1 or null")
-        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
-            raise ValueError("max_grad_norm must be > 0 or null")
-        if self.log_every < 1:
-            raise ValueError("log_every must be >= 1")
+        """Cross-field rules and the loss options; each numeric field's own range (``bounded``) is checked
+        by :func:`synrank.config.check_ranges` before this runs."""
+        check_safe_name(self.name, "name")
+        self._check_loss_kwargs()
+        if self.binary_groups is not None and self.group_size < 2:
+            raise ValueError("binary_groups needs group_size >= 2 (1 positive + negatives)")
         if any(s.kind == "self_supervised" for s in self.data) and self.group_size != 1:
             raise ValueError("self_supervised cropping gives one positive per query: set group_size: 1")
         needs_data = self.max_steps != 0
         if needs_data and not self.data:
             raise ValueError("data: at least one source is needed unless max_steps is 0 (the untrained base)")
+
+    def _check_loss_kwargs(self) -> None:
+        """Build the loss once, so an unknown option or a temperature <= 0, NaN or inf is a config error at
+        load time rather than a traceback after the data is loaded."""
+        from synrank.losses import build_loss  # torch: only configs that are about to train get here
+
+        for key, value in self.loss_kwargs.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"loss_kwargs.{key}: expected a finite number, got {value}")
+        try:
+            build_loss(self.loss, **self.loss_kwargs)
+        except (ConfigError, TypeError, ValueError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            raise ValueError(f"loss_kwargs: {message}") from exc
 
     def output_dir(self) -> Path:
         return Path(self.output.format(name=self.name))

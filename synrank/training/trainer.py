@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 from torch import nn
 
+from synrank.config import check_ranges
 from synrank.errors import SynrankError, TrainingError
 from synrank.hardware import cpu_has_native_bf16
 from synrank.io import atomic_write_json, folder_lock
@@ -105,6 +107,40 @@ def _check_precision(cfg: TrainConfig, device: str) -> None:
             f"precision bf16 requested but this CPU has no native bfloat16 (torch reports "
             f"{torch.backends.cpu.get_cpu_capability()}); emulated bf16 autocast is tens of times slower than fp32",
             hint="use precision: fp32 (or auto, which is fp32 on CPU); the result differs slightly from a bf16 run")
+
+
+def step_memory_lower_bound(cfg: TrainConfig, model, world_size: int = 1) -> tuple[int, int, int]:
+    """``(bytes, texts, tokens)``: a lower bound on the memory one micro-batch of this process needs.
+
+    Each of the ``batch_size / world_size`` queries brings ``group_size`` passages; every text may be
+    ``max_seq_length`` tokens long. Per token this counts only what no forward/backward pass can avoid:
+    the int64 input ids and attention mask (16 bytes) and, for a transformer, one fp32 activation of
+    ``hidden_size`` per layer kept for the backward pass. Real use is several times higher (attention
+    matrices, intermediate layers, the tokenizer's own copies), so a config refused by this bound could
+    never have run.
+    """
+    texts = max(1, cfg.batch_size // max(1, world_size)) * (cfg.group_size + 1)
+    tokens = texts * cfg.model.max_seq_length
+    per_token = 16
+    first = next(iter(model), None) if hasattr(model, "__iter__") else None
+    config = getattr(getattr(first, "auto_model", None), "config", None)
+    hidden, layers = getattr(config, "hidden_size", 0), getattr(config, "num_hidden_layers", 0)
+    if isinstance(hidden, int) and isinstance(layers, int):
+        per_token += 4 * hidden * layers
+    return tokens * per_token, texts, tokens
+
+
+def _check_memory(cfg: TrainConfig, model, world_size: int, output: Path) -> None:
+    """Refuse, before anything is written, a batch shape that cannot fit in this machine's memory."""
+    need, texts, tokens = step_memory_lower_bound(cfg, model, world_size)
+    total = psutil.virtual_memory().total
+    if need > total:
+        raise TrainingError(
+            f"one training step needs at least {need / 2**30:.1f} GB but this machine has {total / 2**30:.1f} GB "
+            f"of memory ({texts:,} texts per micro-batch = batch_size {cfg.batch_size} x (group_size "
+            f"{cfg.group_size} + 1 query), up to {cfg.model.max_seq_length} tokens each: {tokens:,} tokens)",
+            output, hint="lower batch_size, group_size or model.max_seq_length; grad_accumulation keeps the "
+                         "effective batch size")
 
 
 def _autocast(cfg: TrainConfig, device: str):
@@ -342,6 +378,8 @@ class Trainer:
         else:
             model = build_model(cfg.model, info.device)
         model.to(info.device)
+        if steps:
+            _check_memory(cfg, model, info.world_size, self.output)
         torch.manual_seed(cfg.seed + info.rank)  # dropout streams differ per rank
 
         dual: nn.Module = DualEncoder(model)
@@ -512,6 +550,7 @@ def train(cfg: TrainConfig, output: str | os.PathLike | None = None, resume: boo
     """Train ``cfg`` into ``output`` (default: the config's ``output``), optionally resuming."""
     if max_steps is not None:
         cfg = replace(cfg, max_steps=max_steps)
+        check_ranges(cfg)
         cfg.validate()
     out = Path(output) if output is not None else cfg.output_dir()
     return Trainer(cfg, out, resume=resume).run()

@@ -39,7 +39,7 @@ ERROR_CASES = [
      "queries.jsonl", 3, "missing 'text'"),
     ("corpus-id-wrong-type", dict(corpus=jsonl(DOCS) + '{"_id": 1.5, "text": "x"}\n'),
      "corpus.jsonl", 4, "'_id' must be a string"),
-    ("corpus-empty-id", dict(corpus=jsonl(DOCS) + '{"_id": " ", "text": "x"}\n'), "corpus.jsonl", 4, "empty '_id'"),
+    ("corpus-empty-id", dict(corpus=jsonl(DOCS) + '{"_id": " ", "text": "x"}\n'), "corpus.jsonl", 4, "'_id' ' ' is empty"),
     ("corpus-text-wrong-type", dict(corpus=jsonl(DOCS) + '{"_id": "d4", "text": ["x"]}\n'),
      "corpus.jsonl", 4, "'text' must be a string"),
     ("corpus-duplicate-id", dict(corpus=jsonl(DOCS) + jsonl([{"_id": "d2", "text": "again"}])),
@@ -73,7 +73,7 @@ ERROR_CASES = [
      "separated by tabs"),
     ("qrels-header-extra-column", dict(qrels={"test": HEADER + "\tx\n" + GOOD_ROWS[0] + "\n"}), "qrels/test.tsv", 1,
      "header must have 3 tab-separated columns"),
-    ("qrels-empty-query-id", dict(qrels=_qrels(*GOOD_ROWS, "\td1\t1")), "qrels/test.tsv", 5, "empty query-id"),
+    ("qrels-empty-query-id", dict(qrels=_qrels(*GOOD_ROWS, "\td1\t1")), "qrels/test.tsv", 5, "query-id '' is empty"),
     ("qrels-conflicting-grades", dict(qrels=_qrels(*GOOD_ROWS, "q1\td1\t3")), "qrels/test.tsv", 5,
      "conflicting grades for query 'q1', document 'd1': 2 (line 2) and 3"),
 ]

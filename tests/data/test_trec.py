@@ -129,7 +129,7 @@ def test_missing_empty_binary_and_truncated_files(tmp_path):
         read_run(empty)
     binary = tmp_path / "bin.trec"
     binary.write_bytes(b"q Q0 d 1 1.0 \xff\xfe\n")
-    with pytest.raises(DatasetError, match="not UTF-8"):
+    with pytest.raises(DatasetError, match="bin.trec:1: invalid UTF-8"):
         read_run(binary)
     truncated = tmp_path / "cut.trec.gz"
     payload = "".join(f"q Q0 d{i} {i} {1 / (i + 1)!r} t\n" for i in range(1, 200)).encode()

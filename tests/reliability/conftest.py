@@ -75,12 +75,26 @@ def train_config(tmp_path, tiny_model, tiny_groups):
     return make
 
 
+#: one passage per grade, different enough from each other to pass the generator's validation
+VARIED_PASSAGES = {
+    "3": "Sea otters stay warm because their dense underfur traps a layer of air against the skin, and they groom "
+         "constantly so that this insulation keeps working in cold rivers and coastal water through the year.",
+    "2": "Many marine mammals rely on thick blubber for insulation, although some species depend on fur instead; "
+         "researchers compare metabolic rates to understand how animals survive frigid conditions at sea.",
+    "1": "River ecosystems host fish, birds and mammals whose populations change with temperature, pollution and "
+         "flow, so conservation groups monitor habitats along entire watersheds during every season.",
+    "0": "The recipe calls for flour, butter, sugar and eggs; bake the mixture at moderate heat until golden, then "
+         "let the cake cool completely before slicing it and serving it with fresh berries.",
+}
+
+
 class FakeLLMServer:
     """An OpenAI-compatible ``/v1/chat/completions`` endpoint on a local ``http.server`` thread.
 
-    ``mode``: ``"ok"`` (a plain passage), ``"json"`` (an all-grades JSON object), ``"garbage"`` (text
+    ``mode``: ``"ok"`` (a plain passage), ``"json"`` (an all-grades JSON object whose passages are too alike
+    to pass validation), ``"varied"`` (an all-grades JSON object that passes it), ``"garbage"`` (text
     that is not the requested JSON), ``"500"``, ``"401"``, ``"slow"`` (sleeps ``delay`` s, then ok).
-    Every request's Authorization header is kept in ``auth_headers``.
+    Every request's Authorization header is kept in ``auth_headers``, its path and query in ``paths``.
     """
 
     def __init__(self) -> None:
@@ -91,6 +105,7 @@ class FakeLLMServer:
         self.mode = "ok"
         self.delay = 1.0
         self.auth_headers: list[str | None] = []
+        self.paths: list[str] = []
         self.requests = 0
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,6 +118,7 @@ class FakeLLMServer:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 server.requests += 1
                 server.auth_headers.append(self.headers.get("Authorization"))
+                server.paths.append(self.path)
                 mode = server.mode
                 if mode in ("500", "401"):
                     self.send_response(int(mode))
@@ -112,6 +128,7 @@ class FakeLLMServer:
                 if mode == "slow":
                     time.sleep(server.delay)
                 content = {
+                    "varied": json.dumps(VARIED_PASSAGES),
                     "garbage": "Sure! Here are the passages you asked for, without any JSON.",
                     "json": json.dumps({g: f"Otters keep warm with dense fur, passage for grade {g}, "
                                            "written with enough words to pass the length checks of "

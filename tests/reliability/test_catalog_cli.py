@@ -6,13 +6,19 @@ usage errors print a usage block first, then one ``error:`` line naming the argu
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.reliability.harness import (
     assert_clean_failure,
     assert_nothing_half_written,
     assert_usage_error,
+    listing,
     run_cli,
+    run_cli_inprocess,
     run_module,
 )
 
@@ -149,3 +155,95 @@ def test_artifacts_are_written_atomically():
                     if isinstance(mode, ast.Constant) and any(c in str(mode.value) for c in "wax+"):
                         found.append(f"{rel}:{node.lineno}: open(..., {mode.value!r})")
     assert not found, "direct writes (use synrank.io.atomic_write_*):\n" + "\n".join(found)
+
+
+# ------------------------------------------------------------------------------- round two (issue 15)
+def _bm25_results(tmp_path, toy) -> tuple[str, Path, Path]:
+    suite, results = _tiny_suite(tmp_path, toy), tmp_path / "r"
+    first = run_module("benchmarks.run", "--suite", suite, "--results", results)
+    assert first.returncode == 0, first.stderr
+    return suite, results, results / "cells" / "bm25" / "toy"
+
+
+def _status(res) -> str:
+    return next(line for line in res.stdout.splitlines() if line.startswith("bm25 × toy: "))
+
+
+@pytest.mark.parametrize("damage", ["metrics-not-json", "metrics-edited", "per-query-row-missing",
+                                    "run-file-edited", "metrics-missing"])
+def test_cached_cell_is_verified_not_trusted(tmp_path, toy, damage):
+    """A metrics.json edited into invalid JSON used to be reported as ``cached`` and never repaired. A cell
+    is reused only when its files parse and match the sha256 its marker records; otherwise it is
+    recomputed with a warning, and the next run reuses the repaired cell."""
+    suite, results, cell = _bm25_results(tmp_path, toy)
+    marker = json.loads((cell / "cell.json").read_text())
+    assert set(marker["files"]) == {"metrics.json", "per_query.tsv", "run.trec.gz"}
+    good = {name: (cell / name).read_bytes() for name in marker["files"]}
+    if damage == "metrics-not-json":
+        (cell / "metrics.json").write_text('{"aggregate": {"nDCG@10": 0.9')
+        reason = "metrics.json does not match its sha256"
+    elif damage == "metrics-edited":
+        (cell / "metrics.json").write_text(good["metrics.json"].decode().replace('"nDCG@10": 0.', '"nDCG@10": 1.'))
+        reason = "metrics.json does not match its sha256"
+    elif damage == "per-query-row-missing":
+        (cell / "per_query.tsv").write_bytes(good["per_query.tsv"].rsplit(b"\n", 2)[0] + b"\n")
+        reason = "per_query.tsv does not match its sha256"
+    elif damage == "run-file-edited":
+        (cell / "run.trec.gz").write_bytes(b"not gzip")
+        reason = "run.trec.gz does not match its sha256"
+    else:
+        (cell / "metrics.json").unlink()
+        reason = "metrics.json is missing"
+    dry = run_module("benchmarks.run", "--suite", suite, "--results", results, "--dry-run")
+    assert dry.returncode == 0 and _status(dry).startswith(f"bm25 × toy: to compute ({reason}"), dry.stdout
+    again = run_module("benchmarks.run", "--suite", suite, "--results", results)
+    assert again.returncode == 0, again.stderr
+    assert _status(again).startswith("bm25 × toy: computed"), again.stdout
+    assert f"finished cell cannot be reused: {reason}" in again.stderr
+    repaired = json.loads((cell / "metrics.json").read_text())  # recomputed: same scores, a new timestamp
+    assert repaired["aggregate"] == json.loads(good["metrics.json"])["aggregate"]
+    assert all((cell / name).read_bytes() == good[name] for name in ("per_query.tsv", "run.trec.gz"))
+    third = run_module("benchmarks.run", "--suite", suite, "--results", results)
+    assert _status(third) == "bm25 × toy: cached"
+
+
+def test_markers_without_hashes_from_older_runs_are_still_reused(tmp_path, toy):
+    """Committed results carry markers written before the hashes: reused when the files parse and agree
+    with the marker (the committed cpu results: ``--dry-run`` shows 100 cells cached, none to compute)."""
+    suite, results, cell = _bm25_results(tmp_path, toy)
+    marker = json.loads((cell / "cell.json").read_text())
+    del marker["files"]
+    (cell / "cell.json").write_text(json.dumps(marker))
+    (cell / "run.trec.gz").unlink()  # committed results leave the rankings out
+    dry = run_module("benchmarks.run", "--suite", suite, "--results", results, "--dry-run")
+    assert _status(dry) == "bm25 × toy: cached" and "1 cell(s) cached, 0 to compute" in dry.stdout
+    assert sorted(p.name for p in cell.iterdir()) == ["cell.json", "metrics.json", "per_query.tsv"]
+    (cell / "per_query.tsv").write_text((cell / "per_query.tsv").read_text().rsplit("\n", 2)[0] + "\n")
+    dry = run_module("benchmarks.run", "--suite", suite, "--results", results, "--dry-run")
+    assert _status(dry).startswith("bm25 × toy: to compute (per_query.tsv holds [2] queries per measure, "
+                                   "cell.json says 3)"), dry.stdout
+    (cell / "metrics.json").write_text('{"aggregate": {"nDCG@10": 0.9')
+    dry = run_module("benchmarks.run", "--suite", suite, "--results", results, "--dry-run")
+    assert _status(dry).startswith("bm25 × toy: to compute (metrics.json does not parse"), dry.stdout
+
+
+def test_evaluate_output_replaces_another_cell_whole(toy, run_file, tmp_path):
+    """``evaluate`` into a folder that held another dataset's cell left that dataset's run.trec.gz beside
+    the new metrics. The folder now holds one evaluation: the run file of the model evaluation goes."""
+    out = tmp_path / "out"
+    model = run_cli_inprocess("evaluate", "--model", "tests.reliability.fake_encoder:Hash64", "--dataset", toy,
+                              "--output", out, "--no-cache")
+    assert model.returncode == 0, model.stderr
+    assert {"run.trec.gz", "per_query.tsv", "metrics.json"} <= listing(out)
+    other = tmp_path / "other"
+    shutil.copytree(toy, other)
+    res = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", other, "--output", out)
+    assert res.returncode == 0, res.stderr
+    assert listing(out) == {".lock", "per_query.tsv", "metrics.json"}
+    assert json.loads((out / "metrics.json").read_text())["dataset"]["name"] == "other"
+    # a run that lies in the output folder itself is what is being scored: kept
+    model = run_cli_inprocess("evaluate", "--model", "tests.reliability.fake_encoder:Hash64", "--dataset", toy,
+                              "--output", out, "--no-cache")
+    res = run_cli_inprocess("evaluate", "--run", out / "run.trec.gz", "--dataset", toy, "--output", out)
+    assert res.returncode == 0, res.stderr
+    assert listing(out) == {".lock", "run.trec.gz", "per_query.tsv", "metrics.json"}

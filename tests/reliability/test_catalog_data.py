@@ -7,11 +7,16 @@ the file (and line), nothing written to the output folder.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
+import pytrec_eval
 
-from tests.reliability.conftest import DOCS, HEADER, QUERIES, jsonl, qrels_text
+from synrank.data import load_folder
+from synrank.data.beir import read_corpus
+from synrank.data.values import GRADE_MAX, grade_problem
+from tests.reliability.conftest import DOCS, HEADER, QRELS, QUERIES, jsonl, qrels_text
 from tests.reliability.harness import (
     assert_clean_failure,
     assert_nothing_half_written,
@@ -155,3 +160,128 @@ def test_query_without_any_judgement_is_not_scored(toy, run_file, tmp_path):
     assert "1 of 4 queries in the run have no judgments" in res.stderr
     base = run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--json")
     assert json.loads(res.stdout) == json.loads(base.stdout)
+
+
+# ------------------------------------------------------------------------------- round two (issue 15)
+@pytest.mark.parametrize(("grade", "expect"), [
+    ("4294967295", "grade 4294967295 is out of range (-1000 to 1000) (grades are relevance levels such as 0-3"),
+    ("100000000000000000000", "grade 100000000000000000000 is out of range"),
+    ("2147483647", "grade 2147483647 is out of range"),
+    ("1001", "grade 1001 is out of range"),
+    ("1_0", "grade '1_0' is not an integer"),
+    ("\u0663", "grade '\u0663' is not an integer"),
+])
+def test_grade_range_is_refused_where_pytrec_eval_would_fail(toy, run_file, tmp_path, grade, expect):
+    """A grade >= 2^31 - 1 used to pass validate and score 0.0 everywhere (exit 0); 10^20 failed later
+    without a location; '1_0' and Arabic-Indic digits: ASCII integers only. validate and evaluate refuse
+    them with the same line (one check, synrank.data.values)."""
+    (toy / "qrels" / "test.tsv").write_text(f"{HEADER}\nq1\td1\t{grade}\n", encoding="utf-8")
+    assert_clean_failure(run_cli_inprocess("validate", toy), "test.tsv:2", expect)
+    out = tmp_path / "out"
+    assert_clean_failure(run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", out),
+                         "test.tsv:2", expect)
+    assert_nothing_half_written(out)
+
+
+def test_grade_bound_is_where_pytrec_eval_stays_correct():
+    """At the bound pytrec_eval still gives the textbook nDCG (checked against the formula). Beyond it,
+    measured in subprocesses (docs/reliability.md, "Values"): memory grows by 8 bytes per grade level,
+    a failed allocation or a grade >= 2^31 - 1 gives 0.0 or garbage without an error, sometimes a segfault,
+    so those grades are not evaluated here."""
+    def ndcg(grade: int, first: str) -> float:
+        run = {"q": {first: 3.0, "ab".replace(first, ""): 2.0, "c": 1.0}}
+        ev = pytrec_eval.RelevanceEvaluator({"q": {"a": grade, "b": 1}}, {"ndcg_cut.10"})
+        return ev.evaluate(run)["q"]["ndcg_cut_10"]
+
+    dcg, ideal = 1 + 1000 / math.log2(3), 1000 + 1 / math.log2(3)  # linear gains, b ranked above a
+    assert ndcg(1000, "b") == pytest.approx(dcg / ideal, rel=1e-12)
+    assert ndcg(1000, "a") == pytest.approx(1.0)
+    assert GRADE_MAX == 1000 and grade_problem(1000) is None and grade_problem(1001) is not None
+
+
+@pytest.mark.parametrize("header", ["corpus-id\tquery-id\tscore", "score\tqid\tdocid", "Query_ID\tDoc_ID\tGrade"])
+def test_qrels_columns_are_read_by_header_name(toy, header):
+    """A header ``corpus-id<TAB>query-id<TAB>score`` used to be read by position: columns swapped, exit 0."""
+    names = [h.strip().lower() for h in header.split("\t")]
+    rows = []
+    for q, d, g in QRELS:
+        by_role = {"q": q, "d": d, "g": str(g)}
+        role = {"query-id": "q", "qid": "q", "query_id": "q", "corpus-id": "d", "docid": "d", "doc_id": "d",
+                "score": "g", "grade": "g"}
+        rows.append("\t".join(by_role[role[n]] for n in names))
+    (toy / "qrels" / "test.tsv").write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert run_cli_inprocess("validate", toy).returncode == 0
+    expected = {}
+    for q, d, g in QRELS:
+        expected.setdefault(q, {})[d] = g
+    assert load_folder(toy).qrels == expected
+
+
+def test_qrels_header_with_unknown_column_name(toy):
+    (toy / "qrels" / "test.tsv").write_text("query-id\tdocument\tscore\nq1\td1\t1\n", encoding="utf-8")
+    assert_clean_failure(run_cli_inprocess("validate", toy), "test.tsv:1",
+                         "qrels header: unknown column name 'document'", "corpus-id may also be named")
+
+
+@pytest.mark.parametrize(("target", "content", "expect"), [
+    ("corpus.jsonl", jsonl([*DOCS, {"_id": "d 4", "text": "delta"}]),
+     "corpus.jsonl:4: '_id' 'd 4' contains whitespace (U+0020), which a TREC run line cannot hold"),
+    ("corpus.jsonl", jsonl([*DOCS, {"_id": "d\u00a04", "text": "delta"}]),
+     "corpus.jsonl:4: '_id' 'd\\xa04' contains whitespace (U+00A0)"),
+    ("queries.jsonl", jsonl([*QUERIES, {"_id": "q\x004", "text": "x"}]), "queries.jsonl:4: '_id' 'q\\x004' contains a "
+                                                                          "control character (U+0000)"),
+    ("qrels/test.tsv", HEADER + "\nq1\td1 \t1\n", "test.tsv:2: corpus-id 'd1 ' contains whitespace"),
+])
+def test_ids_a_trec_run_cannot_hold_are_refused(toy, target, content, expect):
+    """A document id with a space used to pass validate; then ``evaluate --model`` crashed after the whole
+    retrieval, writing nothing."""
+    (toy / target).write_text(content, encoding="utf-8")
+    assert_clean_failure(run_cli_inprocess("validate", toy), expect)
+
+
+def test_model_evaluation_never_meets_an_id_it_cannot_write(toy, tmp_path):
+    """The other half of the same finding: a folder validate accepts is evaluated to the end by a model."""
+    out = tmp_path / "out"
+    res = run_cli_inprocess("evaluate", "--model", "tests.reliability.fake_encoder:Hash64", "--dataset", toy,
+                            "--output", out, "--no-cache")
+    assert res.returncode == 0, res.stderr
+    assert {"run.trec.gz", "per_query.tsv", "metrics.json"} <= listing(out)
+
+
+@pytest.mark.parametrize(("score", "expect"), [
+    ("1_000", "run.trec:1: score '1_000' is not a number"),
+    ("\u0661\u0662", "run.trec:1: score '\u0661\u0662' is not a number"),
+    ("\uff11", "score '\uff11' is not a number"),
+    ("0x1p3", "score '0x1p3' is not a number"),
+    ("1e999", "score '1e999' is not finite"),
+])
+def test_numbers_python_reads_but_trec_eval_does_not(toy, tmp_path, score, expect):
+    """float() reads '1_000' as 1000 (trec_eval's atof: 1) and Arabic-Indic digits as 12: a silently
+    different ranking. Scores are ASCII decimals."""
+    run = tmp_path / "run.trec"
+    run.write_text(f"q1 Q0 d1 1 {score} t\nq1 Q0 d2 2 1.0 t\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert_clean_failure(run_cli_inprocess("evaluate", "--run", run, "--dataset", toy, "--output", out), expect)
+    assert_nothing_half_written(out)
+
+
+def test_validate_reads_the_shipped_run_with_the_evaluation_reader(toy):
+    """Validation is one layer: the first-stage run ``evaluate`` would refuse is refused by validate first
+    (it used to check it with float(), which accepts '1_000')."""
+    (toy / "bm25_top100.trec").write_text("q1 Q0 d1 1 1_000 bm25\n", encoding="utf-8")
+    assert_clean_failure(run_cli_inprocess("validate", toy), "bm25_top100.trec:1: score '1_000' is not a number")
+
+
+@pytest.mark.parametrize("text", ["   ", "\u200b", "\u3000\u2060", "\ufeff\t"])
+def test_blank_documents_are_empty_documents(toy, text):
+    """Whitespace-only or invisible texts were accepted while empty ones were refused: both are empty now,
+    with the same line (and, where a dataset allows empty documents, the same count)."""
+    (toy / "corpus.jsonl").write_text(jsonl([*DOCS, {"_id": "d4", "title": text, "text": text}]), encoding="utf-8")
+    assert_clean_failure(run_cli_inprocess("validate", toy),
+                         "corpus.jsonl:4: empty document 'd4': 'text' and 'title' are empty or blank")
+    warnings: list[str] = []
+    docs, _ = read_corpus(toy / "corpus.jsonl", allow_empty_documents=True, warnings=warnings)
+    assert "d4" in docs and any("1 document(s) have an empty title and text" in w for w in warnings)
+    (toy / "queries.jsonl").write_text(jsonl([*QUERIES, {"_id": "q4", "text": text}]), encoding="utf-8")
+    (toy / "corpus.jsonl").write_text(jsonl(DOCS), encoding="utf-8")
+    assert_clean_failure(run_cli_inprocess("validate", toy), "queries.jsonl:4: empty query text for 'q4'")

@@ -41,7 +41,7 @@ def _toy(root, packed: bool = False):
     return root
 
 
-# 95 -------------------------------------------------------------------------------------------------
+# 115 -------------------------------------------------------------------------------------------------
 def test_self_referencing_dataset_link_is_named_as_a_loop(search, tmp_path, monkeypatch):
     """Was: "dataset folder does not exist" (issue 15)."""
     monkeypatch.chdir(tmp_path)
@@ -53,7 +53,7 @@ def test_self_referencing_dataset_link_is_named_as_a_loop(search, tmp_path, monk
     assert_clean_failure(run_cli_inprocess("validate", "here"), str(search / "here"), "symbolic link loop")
 
 
-# 96 -------------------------------------------------------------------------------------------------
+# 116 -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("damage", ["damaged-gzip", "broken-link", "link-loop"])
 def test_one_unreadable_dataset_does_not_stop_the_listing(search, damage):
     """Was: the first unreadable folder aborted `synrank datasets` with an error (issue 15)."""
@@ -80,7 +80,7 @@ def test_one_unreadable_dataset_does_not_stop_the_listing(search, damage):
     assert reason in rows["bad"]["unreadable"] and rows["good"]["docs"] == 3
 
 
-# 97 -------------------------------------------------------------------------------------------------
+# 117 -------------------------------------------------------------------------------------------------
 def test_damaged_gzip_layout_file_is_located(tmp_path):
     bad = _toy(tmp_path / "toy", packed=True)
     raw = (bad / "queries.jsonl.gz").read_bytes()
@@ -88,7 +88,7 @@ def test_damaged_gzip_layout_file_is_located(tmp_path):
     assert_clean_failure(run_cli_inprocess("validate", bad), "queries.jsonl.gz:", "damaged gzip file")
 
 
-# 98 -------------------------------------------------------------------------------------------------
+# 118 -------------------------------------------------------------------------------------------------
 def test_missing_dataset_names_every_folder_and_the_command(search, monkeypatch, tmp_path):
     monkeypatch.setenv("SYNRANK_OFFLINE", "1")
     line = assert_clean_failure(run_cli_inprocess("validate", "trec-dl-2020"),
@@ -100,7 +100,7 @@ def test_missing_dataset_names_every_folder_and_the_command(search, monkeypatch,
                          "`synrank download trec-dl-2020` on a machine with internet")
 
 
-# 99 -------------------------------------------------------------------------------------------------
+# 119 -------------------------------------------------------------------------------------------------
 def test_download_with_a_wrong_checksum_leaves_nothing(search, local_server, tmp_path, monkeypatch):
     data = beir_zip("toy")
     src = zip_source(local_server.add("toy.zip", data), data)

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
+from pathlib import Path
 
 import pytest
 
-from synrank.errors import LockedError, SynrankError
-from synrank.io import append_jsonl, atomic_write_bytes, atomic_write_json, folder_lock, read_jsonl_tolerant
+from synrank.errors import LockedError, SynrankError, describe_os_error
+from synrank.io import (
+    _UMASK,
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_json,
+    folder_lock,
+    read_jsonl_tolerant,
+)
 from tests.reliability.harness import (
     assert_clean_failure,
     assert_nothing_half_written,
@@ -204,3 +213,58 @@ def test_truncated_embedding_cache_entry_is_recomputed(toy, tmp_path, monkeypatc
     assert second.returncode == 0, second.stderr
     assert "unreadable" in second.stderr and "recomputing" in second.stderr
     assert _json.loads(second.stdout) == _json.loads(first.stdout)
+
+
+# ------------------------------------------------------------------------------- round two (issue 15)
+def test_trained_model_files_honour_the_umask(train_config, tmp_path):
+    """``model.safetensors`` used to be written 0600 under umask 022 (safetensors writes through its own
+    temporary file); every file of the final model and of the checkpoints gets 0666 minus the umask."""
+    out = tmp_path / "out"
+    res = run_cli_inprocess("train", "--config", train_config(max_steps=4, save_every=2), "--output", out)
+    assert res.returncode == 0, res.stderr
+    want = 0o666 & ~_UMASK
+    files = [p for p in out.rglob("*") if p.is_file() and p.name != ".lock"]
+    assert any(p.name == "model.safetensors" and p.parent == out for p in files)
+    assert any("checkpoints" in p.parts and p.name == "model.safetensors" for p in files)
+    wrong = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files
+             if stat.S_IMODE(p.stat().st_mode) != want}
+    assert not wrong, f"not {oct(want)}: {wrong}"
+
+
+def test_permission_hint_matches_the_operation(tmp_path, monkeypatch):
+    """A file that exists but cannot be read used to get "check that the path exists, is writable ..."."""
+    readable = tmp_path / "cfg.yaml"
+    readable.write_text("name: x\n")
+    monkeypatch.setattr("synrank.errors.os.access", lambda path, mode: not mode & os.R_OK)
+    line = describe_os_error(PermissionError(errno.EACCES, "Permission denied", str(readable)))
+    assert line.startswith(f"PermissionError: {readable}: Permission denied (it is not readable: check its permissions")
+    assert "writable" not in line
+    monkeypatch.setattr("synrank.errors.os.access", lambda path, mode: not mode & os.W_OK)
+    assert "it is not writable" in describe_os_error(PermissionError(errno.EACCES, "Permission denied", str(readable)))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_config_is_one_line_saying_so(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("name: x\n")
+    path.chmod(0)
+    assert_clean_failure(run_cli_inprocess("train", "--config", path), "cfg.yaml: cannot read config file",
+                         "it is not readable")
+
+
+def test_unreadable_config_is_a_config_error(tmp_path, monkeypatch):
+    """Reading fails (simulated, since tests run as root): one ConfigError line, not the OS-error net."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text("name: x\n")
+    real = Path.read_bytes
+
+    def deny(self):
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr("synrank.errors.os.access", lambda p, mode: not mode & os.R_OK)
+    assert_clean_failure(run_cli_inprocess("train", "--config", path),
+                         "ConfigError: ", "cfg.yaml: cannot read config file (Permission denied) (it is not "
+                         "readable: check its permissions)")

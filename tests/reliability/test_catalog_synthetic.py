@@ -6,6 +6,8 @@ spoken to by the ``openai`` backend over HTTP.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import logging
 from pathlib import Path
@@ -135,7 +137,8 @@ def test_unknown_backend_option(query_file, tmp_path):
 
 def test_negative_limit(query_file, tmp_path):
     out = tmp_path / "gen"
-    assert_clean_failure(_generate(query_file, out, "--backend", "echo", "--limit", "-1"), "limit must be >= 0")
+    assert_clean_failure(_generate(query_file, out, "--backend", "echo", "--limit", "-1"),
+                         "field 'limit': -1 is out of range (allowed: 0 <= limit <= 1000000000, or null)")
     assert_nothing_half_written(out)
 
 
@@ -166,3 +169,74 @@ def test_torn_synthetic_shard_is_repaired_on_resume(query_file, tmp_path, caplog
     assert "ignoring a torn last line" in caplog.text
     assert _generate(query_file, out, "--backend", "echo", "--limit", "2", strategy="direct").returncode == 0
     assert sorted(g.query_id for g in read_groups(out)) == ["1", "2"]
+
+
+# ------------------------------------------------------------------------------- round two (issue 15)
+def test_credentials_in_base_url_never_reach_disk_or_logs(llm_server, query_file, tmp_path, monkeypatch, caplog):
+    """A key in ``base_url`` (``http://user:KEY@host``, ``?key=TOKEN``) used to be saved verbatim in
+    generation.json and every group's provenance. It is still sent (Basic auth, the query parameter), and
+    recorded and logged masked; a grep of every file the run writes, its logs and output finds neither."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    password, token = "pw-5ecret-0123456789abcdef", "tok-5ecret-9876543210fedcba"
+    base = llm_server.url.replace("http://", f"http://alice:{password}@") + f"?key={token}&api-version=2024"
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="httpx")  # other tests' CLI calls may have quietened it
+    out = tmp_path / "gen"
+    llm_server.mode = "varied"
+    res = run_cli_inprocess("-v", "generate", "--queries", query_file, "--out", out, "--strategy", "direct-json",
+                            "--no-progress", "--backend", "openai", "--model", "fake-model",
+                            "--backend-option", f"base_url={base}")
+    assert res.returncode == 0, res.stderr
+    assert f"Basic {base64.b64encode(f'alice:{password}'.encode()).decode()}" in llm_server.auth_headers, \
+        "the password was not sent: the test proves nothing"
+    assert any(f"key={token}" in p and p.startswith("/v1/chat/completions") for p in llm_server.paths), \
+        llm_server.paths
+    assert "/v1/chat/completions?key=***&api-version=2024" in caplog.text, "httpx did not log the URL: no proof"
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert _groups(out) and any(p.name == "generation.json" for p in written), "no group written: no proof"
+    for secret in (password, token):
+        assert secret not in caplog.text and secret not in res.stderr and secret not in res.stdout
+        for path in written:
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+            assert secret.encode() not in data, f"a credential was written to {path}"
+    masked = llm_server.url.replace("http://", "http://***@") + "?key=***&api-version=2024"
+    assert json.loads((out / "generation.json").read_text())["backend_info"]["base_url"] == masked
+    assert {g["provenance"]["base_url"] for g in _groups(out)} == {masked}
+
+
+@pytest.mark.parametrize("value", ["AbCdEf0123456789XyZ987654321qRsT", "sk-proj-5ecret-0123456789"])
+def test_api_key_placed_in_api_key_env_is_refused(query_file, tmp_path, value):
+    """``api_key_env`` names the variable holding the key; a value that looks like the key itself used to
+    be recorded in generation.json as that name. Refused with a hint, without printing the value."""
+    out = tmp_path / "gen"
+    res = run_cli_inprocess("generate", "--queries", query_file, "--out", out, "--strategy", "direct",
+                            "--no-progress", "--backend", "openai", "--model", "m",
+                            "--backend-option", f"api_key_env={value}")
+    line = assert_clean_failure(res, "GenerationError: api_key_env", "takes the NAME of the environment variable")
+    assert value not in res.stderr + res.stdout and value[:8] not in line
+    assert_nothing_half_written(out)
+
+
+@pytest.mark.parametrize(("content", "expect"), [
+    ("1\tfine query\nq 2\tanother query\n", "queries.tsv:2: query id 'q 2' contains whitespace (U+0020)"),
+    ("1\tfine query\n2\t\u200b\n", "queries.tsv:2: empty query text for '2'"),
+])
+def test_generation_refuses_queries_training_would_refuse(tmp_path, content, expect):
+    """Validation is one layer: a query id or text the trainer's group reader refuses is refused where the
+    queries are read, before any group is generated from it."""
+    queries = tmp_path / "queries.tsv"
+    queries.write_text(content, encoding="utf-8")
+    out = tmp_path / "gen"
+    assert_clean_failure(_generate(queries, out, "--backend", "echo", strategy="direct"), expect)
+    assert_nothing_half_written(out)
+
+
+def test_sycl_import_applies_the_group_rules(tmp_path):
+    source = tmp_path / "sycl.jsonl"
+    source.write_text(json.dumps({"query_id": "7", "query": "q", "passages": [{"text": "t", "score": 5000}]}) + "\n")
+    out = tmp_path / "imported"
+    res = run_cli_inprocess("synthetic-import", source, "--out", out, "--no-guard")
+    assert_clean_failure(res, "sycl.jsonl:1: passages[0].grade 5000 is out of range (-1000 to 1000)")
+    assert not out.exists() or not any(out.iterdir())

@@ -13,28 +13,22 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from synrank.config import bounded, check_ranges
+
 
 @dataclass(frozen=True)
 class SamplingParams:
     """Decoding parameters shared by all backends (each maps them onto its own API)."""
 
-    max_new_tokens: int = 100
-    temperature: float = 0.5
-    top_p: float = 1.0
-    top_k: int = 50  # 0 = off; not sent to OpenAI-compatible servers (no standard field)
-    repetition_penalty: float = 1.1
+    max_new_tokens: int = bounded(100, 1, 32768)
+    temperature: float = bounded(0.5, 0, 100)
+    top_p: float = bounded(1.0, 0, 1, lo_open=True)
+    top_k: int = bounded(50, 0, 100_000)  # 0 = off; not sent to OpenAI-compatible servers (no standard field)
+    repetition_penalty: float = bounded(1.1, 0, 100, lo_open=True)
 
     def validate(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be >= 1")
-        if self.temperature < 0:
-            raise ValueError("temperature must be >= 0")
-        if not 0 < self.top_p <= 1:
-            raise ValueError("top_p must be in (0, 1]")
-        if self.top_k < 0:
-            raise ValueError("top_k must be >= 0")
-        if self.repetition_penalty <= 0:
-            raise ValueError("repetition_penalty must be > 0")
+        """Every field within its documented range (a :class:`~synrank.errors.ConfigError` naming it)."""
+        check_ranges(self, prefix="sampling.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

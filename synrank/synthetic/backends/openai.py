@@ -6,7 +6,9 @@ after ``max_retries`` the request's completion carries the error and the pipelin
 with a fresh seed. HTTP 401/403/404 mean the whole setup is wrong and raise
 :class:`~synrank.errors.GenerationError` at once. The API key is read from the environment variable
 named by ``api_key_env`` (default ``OPENAI_API_KEY``; optional for local servers) and never logged or
-recorded.
+recorded; a value of ``api_key_env`` that looks like a key rather than a variable name is refused.
+Credentials written into ``base_url`` (``http://user:password@host/v1``, ``?key=...``) are sent (as Basic
+auth and query parameters) but recorded and logged masked (:mod:`synrank.redact`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import logging
 import os
 import random
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
 from synrank.errors import GenerationError
+from synrank.redact import env_var_name_problem, install_log_redaction, redact_url
 from synrank.synthetic.backends.base import Backend, Completion, GenerationRequest, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -37,18 +41,34 @@ class OpenAIBackend(Backend):
                  send_seed: bool = True):
         if not model:
             raise GenerationError("the openai backend needs --model (the model name the server serves)")
+        problem = env_var_name_problem(api_key_env)
+        if problem is not None:
+            raise GenerationError(f"api_key_env {problem}",
+                                  hint="api_key_env takes the NAME of the environment variable that holds the key "
+                                       "(default OPENAI_API_KEY): export OPENAI_API_KEY=... and leave api_key_env out")
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
+        url = (base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
+        #: the server as recorded and shown: credentials in the URL (user:password@, ?key=...) are masked
+        self.base_url = redact_url(url)
         self.api_key_env = api_key_env
         key = os.environ.get(api_key_env)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # credentials in the URL are still sent, as httpx options (Basic auth, default query parameters),
+        # so that the client's base URL, which httpx logs with every request, holds none
+        parts = urllib.parse.urlsplit(url)
+        auth = None
+        if parts.username is not None:
+            auth = httpx.BasicAuth(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
+        params = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        plain = urllib.parse.urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+        install_log_redaction()
         self.concurrency = max(1, int(concurrency))
         self.preferred_batch_size = self.concurrency * 4
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.backoff = float(backoff)
         self.send_seed = send_seed
-        self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=self.timeout)
+        self.client = httpx.Client(base_url=plain, headers=headers, auth=auth, params=params, timeout=self.timeout)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="synrank-openai")
 
     def _payload(self, req: GenerationRequest, sampling: SamplingParams) -> dict[str, Any]:
