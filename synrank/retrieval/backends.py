@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -156,7 +157,8 @@ class BackendRunner:
         if self.backend.engine == "openvino":
             import openvino as ov
 
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracing notes (TracerWarning) that say nothing to a user
                 converted = ov.convert_model(module, example_input=example)
             config = {"INFERENCE_PRECISION_HINT": "bf16" if self.backend.precision == "bf16" else "f32",
                       "INFERENCE_NUM_THREADS": self.threads}
@@ -236,7 +238,8 @@ def _onnx_session(module: torch.nn.Module, example: tuple[torch.Tensor, ...], na
     axes = {n: {0: "batch", 1: "length"} for n in (*names, "hidden")}
     with tempfile.TemporaryDirectory(prefix="synrank-onnx-") as tmp:
         path = Path(tmp) / "model.onnx"
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracing notes (TracerWarning, opset remarks)
             torch.onnx.export(module, example, str(path), input_names=list(names), output_names=["hidden"],
                               dynamic_axes=axes, opset_version=17, dynamo=False)
         if precision == "int8":
