@@ -135,8 +135,8 @@ def update_expected(suite_name: str, results: Path, path: Path, tolerance: float
                     cell["tolerance"] = kept_tol[(v.name, d.key, m)]
                 cells.append(cell)
     if missing:
-        raise SynrankError(f"cannot write {path}: unfinished cells {missing}",
-                           hint=f"run `python -m benchmarks.run --suite {suite_name}` first")
+        raise ConfigError(f"cannot write expected scores: unfinished cells {missing}", path,
+                          hint=f"run `python -m benchmarks.run --suite {suite_name}` first")
     manifest = read_marker(results / "manifest.json") or {}
     body = {"suite": suite.name, "tolerance": tolerance, "notes": notes.strip(),
             "produced_by": {"command": f"python -m benchmarks.check --suite {suite_name} --update",

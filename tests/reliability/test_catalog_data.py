@@ -176,7 +176,7 @@ def test_grade_range_is_refused_where_pytrec_eval_would_fail(toy, run_file, tmp_
     without a location; '1_0' and Arabic-Indic digits: ASCII integers only. validate and evaluate refuse
     them with the same line (one check, synrank.data.values)."""
     (toy / "qrels" / "test.tsv").write_text(f"{HEADER}\nq1\td1\t{grade}\n", encoding="utf-8")
-    assert_clean_failure(run_cli_inprocess("validate", toy), "test.tsv:2", expect)
+    assert_clean_failure(run_cli_inprocess("validate", toy), "test.tsv:2", expect, code=1)
     out = tmp_path / "out"
     assert_clean_failure(run_cli_inprocess("evaluate", "--run", run_file, "--dataset", toy, "--output", out),
                          "test.tsv:2", expect)
@@ -220,7 +220,7 @@ def test_qrels_columns_are_read_by_header_name(toy, header):
 def test_qrels_header_with_unknown_column_name(toy):
     (toy / "qrels" / "test.tsv").write_text("query-id\tdocument\tscore\nq1\td1\t1\n", encoding="utf-8")
     assert_clean_failure(run_cli_inprocess("validate", toy), "test.tsv:1",
-                         "qrels header: unknown column name 'document'", "corpus-id may also be named")
+                         "qrels header: unknown column name 'document'", "corpus-id may also be named", code=1)
 
 
 @pytest.mark.parametrize(("target", "content", "expect"), [
@@ -236,7 +236,7 @@ def test_ids_a_trec_run_cannot_hold_are_refused(toy, target, content, expect):
     """A document id with a space used to pass validate; then ``evaluate --model`` crashed after the whole
     retrieval, writing nothing."""
     (toy / target).write_text(content, encoding="utf-8")
-    assert_clean_failure(run_cli_inprocess("validate", toy), expect)
+    assert_clean_failure(run_cli_inprocess("validate", toy), expect, code=1)
 
 
 def test_model_evaluation_never_meets_an_id_it_cannot_write(toy, tmp_path):
@@ -269,7 +269,7 @@ def test_validate_reads_the_shipped_run_with_the_evaluation_reader(toy):
     """Validation is one layer: the first-stage run ``evaluate`` would refuse is refused by validate first
     (it used to check it with float(), which accepts '1_000')."""
     (toy / "bm25_top100.trec").write_text("q1 Q0 d1 1 1_000 bm25\n", encoding="utf-8")
-    assert_clean_failure(run_cli_inprocess("validate", toy), "bm25_top100.trec:1: score '1_000' is not a number")
+    assert_clean_failure(run_cli_inprocess("validate", toy), "bm25_top100.trec:1: score '1_000' is not a number", code=1)
 
 
 @pytest.mark.parametrize("text", ["   ", "\u200b", "\u3000\u2060", "\ufeff\t"])
@@ -278,10 +278,10 @@ def test_blank_documents_are_empty_documents(toy, text):
     with the same line (and, where a dataset allows empty documents, the same count)."""
     (toy / "corpus.jsonl").write_text(jsonl([*DOCS, {"_id": "d4", "title": text, "text": text}]), encoding="utf-8")
     assert_clean_failure(run_cli_inprocess("validate", toy),
-                         "corpus.jsonl:4: empty document 'd4': 'text' and 'title' are empty or blank")
+                         "corpus.jsonl:4: empty document 'd4': 'text' and 'title' are empty or blank", code=1)
     warnings: list[str] = []
     docs, _ = read_corpus(toy / "corpus.jsonl", allow_empty_documents=True, warnings=warnings)
     assert "d4" in docs and any("1 document(s) have an empty title and text" in w for w in warnings)
     (toy / "queries.jsonl").write_text(jsonl([*QUERIES, {"_id": "q4", "text": text}]), encoding="utf-8")
     (toy / "corpus.jsonl").write_text(jsonl(DOCS), encoding="utf-8")
-    assert_clean_failure(run_cli_inprocess("validate", toy), "queries.jsonl:4: empty query text for 'q4'")
+    assert_clean_failure(run_cli_inprocess("validate", toy), "queries.jsonl:4: empty query text for 'q4'", code=1)

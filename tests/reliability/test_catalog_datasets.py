@@ -85,7 +85,7 @@ def test_damaged_gzip_layout_file_is_located(tmp_path):
     bad = _toy(tmp_path / "toy", packed=True)
     raw = (bad / "queries.jsonl.gz").read_bytes()
     (bad / "queries.jsonl.gz").write_bytes(raw[:-12])
-    assert_clean_failure(run_cli_inprocess("validate", bad), "queries.jsonl.gz:", "damaged gzip file")
+    assert_clean_failure(run_cli_inprocess("validate", bad), "queries.jsonl.gz:", "damaged gzip file", code=1)
 
 
 # 118 -------------------------------------------------------------------------------------------------
