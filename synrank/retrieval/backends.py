@@ -41,6 +41,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -185,7 +186,7 @@ class _Tokens:
             for name in _TOKEN_FEATURES:
                 if name in feats:
                     parts.setdefault(name, []).append(np.fromiter(
-                        (t for row in feats[name] for t in row), dtype=np.int32, count=int(lengths[-1].sum())))
+                        chain.from_iterable(feats[name]), dtype=np.int32, count=int(lengths[-1].sum())))
             extra = {k: v for k, v in feats.items() if k not in _TOKEN_FEATURES}
         flats = {name: np.concatenate(arrays) for name, arrays in parts.items()}
         return _Tokens(flats, np.concatenate(lengths), {n: pad_values[n] for n in flats}, extra)
