@@ -17,6 +17,7 @@ each document's text is stored once per dataset.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ from synrank.data import load_dataset
 from synrank.data.registry import DatasetInfo, dataset_info
 from synrank.data.trec import sort_run_items
 from synrank.errors import DatasetError, SynrankError
-from synrank.io import sha256_file
+from synrank.io import open_binary, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _doc_texts(path: Path, wanted: set[str]) -> dict[str, str]:
     texts: dict[str, str] = {}
     if not wanted:
         return texts
-    with open(path, encoding="utf-8") as fh:
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8") as fh:  # plain or gzip (shipped datasets)
         for line in fh:
             if not line.strip():
                 continue

@@ -366,3 +366,17 @@ def test_top_docs_reads_only_wanted_queries_and_names_bad_lines(tmp_path):
     assert _top_docs(run, ["q1", "q7"], ignore_identical=False) == {"q1": ["q1", "d3", "d1"], "q7": []}
     with pytest.raises(DatasetError, match=r"run\.trec:5: score 'oops' is not a number"):
         _top_docs(run, ["q3"], ignore_identical=False)
+
+
+def test_document_texts_are_read_from_gzip_corpora(tmp_path):
+    """Shipped datasets keep corpus.jsonl.gz: the drill-down reads it (a fresh clone's `make demo` did not)."""
+    import gzip as gz
+
+    from benchmarks.report.drilldown import _doc_texts
+
+    path = tmp_path / "corpus.jsonl.gz"
+    path.write_bytes(gz.compress(b'{"_id": "d1", "title": "T", "text": "first"}\n{"_id": "d2", "text": "second"}\n'))
+    assert _doc_texts(path, {"d2"}) == {"d2": "second"}
+    plain = tmp_path / "corpus.jsonl"
+    plain.write_text('{"_id": "d1", "title": "T", "text": "first"}\n')
+    assert _doc_texts(plain, {"d1"}) == {"d1": "T — first"}
