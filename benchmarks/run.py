@@ -47,12 +47,12 @@ from benchmarks.cells import (  # noqa: E402
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard  # noqa: E402
 from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
 from synrank.cliargs import (  # noqa: E402
-    NOISY_LOGGERS,
     HelpFormatter,
     add_deprecated_alias,
     add_list_option,
     add_verbosity,
     configure_logging,
+    quiet_noisy_loggers,
 )
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import atomic_write_json, folder_lock  # noqa: E402
@@ -458,10 +458,8 @@ def print_summary(board: dict[str, Any], results: Path) -> None:
     print(f"report: {results / REPORT_PAGE}")
 
 
-def quiet_third_party(verbose: bool) -> None:
-    """Libraries' INFO/DEBUG chatter only with -v (the same list as the synrank CLI)."""
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+#: Libraries' INFO/DEBUG chatter only with -v: the synrank CLI's own rule and list.
+quiet_third_party = quiet_noisy_loggers
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -170,6 +170,12 @@ class _OwnLoggersOnly(logging.Filter):
                                                                                   "__main__")
 
 
+def quiet_noisy_loggers(verbose: bool = False) -> None:
+    """:data:`NOISY_LOGGERS` at WARNING and above, or everything with ``verbose``."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Root logging for a command: DEBUG with -v, WARNING with -q, else INFO; third-party loggers
     (:data:`NOISY_LOGGERS` and any other) only at WARNING and above unless -v. With -q the progress bars
@@ -179,8 +185,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     before = list(root.handlers)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    quiet_noisy_loggers(verbose)
     if not verbose:
         # only on the handler made here: a caller's own handlers (pytest's, a notebook's) are left alone
         for handler in root.handlers:
