@@ -37,6 +37,7 @@ from synrank.hardware import cpu_has_native_bf16
 from synrank.io import atomic_write_json, folder_lock
 from synrank.provenance import config_hash, environment, peak_rss_mb, portable_path
 from synrank.training import checkpoint as ckpt
+from synrank.training.bucketing import DEFAULT_CHUNK_SIZE, encode_bucketed
 from synrank.training.config import TrainConfig
 from synrank.training.distributed import (
     DistInfo,
@@ -69,15 +70,19 @@ class TrainResult:
 
 
 class DualEncoder(nn.Module):
-    """Encodes queries and passages in one ``forward`` (so DDP sees one forward per backward)."""
+    """Encodes queries and passages in one ``forward`` (so DDP sees one forward per backward); the passages
+    in length-sorted chunks (:mod:`synrank.training.bucketing`)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, chunk_size: int = DEFAULT_CHUNK_SIZE):
         super().__init__()
         self.model = model
+        self.chunk_size = chunk_size
+        tokenizer = getattr(next(iter(model.children()), None), "tokenizer", None)
+        self.padding_side = getattr(tokenizer, "padding_side", "right") or "right"
 
     def forward(self, q_features: dict[str, Any], p_features: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         q = self.model(q_features)["sentence_embedding"]
-        p = self.model(p_features)["sentence_embedding"]
+        p = encode_bucketed(self.model, p_features, self.chunk_size, self.padding_side)
         return q, p
 
 
@@ -301,6 +306,8 @@ class Trainer:
             "batches_per_epoch": sampler.batches_per_epoch if sampler else 0,
             "effective_batch_size": self.cfg.batch_size * self.cfg.grad_accumulation,
             "saved_max_seq_length": inference_max_seq_length(self.cfg.model),
+            "passage_encoding": {"length_sorted_chunks": DEFAULT_CHUNK_SIZE,
+                                 "applies_to": "encoders with an attention mask (not static)"},
             "world_size": self.dist.world_size,
             "backend": self.dist.backend,
             "device": self.dist.device,
