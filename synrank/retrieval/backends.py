@@ -225,7 +225,10 @@ class BackendRunner:
         names = tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in feats)
         self._input_names = names
         example = tuple(feats[n] for n in names)
-        module = _TransformerOnly(copy.deepcopy(self.model[0].auto_model).eval(), names)
+        source = self.model[0].auto_model
+        # tracing needs eval mode; a model in training mode is copied so that its own mode is left alone
+        # (an evaluation model is already in eval mode: no copy, ~90 MB less peak memory for MiniLM)
+        module = _TransformerOnly(copy.deepcopy(source).eval() if source.training else source, names)
         if self.backend.engine == "openvino":
             import openvino as ov
 
