@@ -21,38 +21,49 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.cells import _cell_key, finished_training, training_key  # noqa: E402
-from benchmarks.run import _model_identity, default_results_dir  # noqa: E402
-from benchmarks.suites import SUITES_DIR, SuiteConfig, load_suite  # noqa: E402
+from benchmarks.keys import TrainingSpecs, cell_key, dataset_identity, model_identity  # noqa: E402
+from benchmarks.suites import SUITES_DIR, SuiteConfig, load_suite, results_dir  # noqa: E402
+from benchmarks.training_runs import finished_training  # noqa: E402
 from synrank.errors import SynrankError  # noqa: E402
 
 
 def suite_keys(suite: SuiteConfig, results: Path) -> dict[str, Any]:
     training: dict[str, str] = {}
     cells: dict[str, str] = {}
+    specs = TrainingSpecs(suite)
+    idents: dict[str, dict[str, Any] | SynrankError] = {}
+    for ds in suite.datasets:
+        try:
+            idents[ds.key] = dataset_identity(ds)
+        except SynrankError as exc:
+            idents[ds.key] = exc
     for row in suite.variants:
         for v in row.replicates():
             if v.kind == "train":
                 try:
-                    training[v.name] = training_key(suite, v)[2]
+                    spec = specs(v)
                 except SynrankError as exc:
                     training[v.name] = f"error: {exc}"
                     continue
-                identity = finished_training(suite, v, results)
+                training[v.name] = spec.key
+                identity = finished_training(spec, results)
                 if identity is None:
                     for ds in suite.datasets:
-                        cells[f"{v.name}/{ds.key}"] = f"needs training (train key {training[v.name]})"
+                        cells[f"{v.name}/{ds.key}"] = f"needs training (train key {spec.key})"
                     continue
             else:
                 try:
-                    identity = _model_identity(suite, v)[1]
+                    identity = model_identity(suite, v)[1]
                 except SynrankError as exc:
                     for ds in suite.datasets:
                         cells[f"{v.name}/{ds.key}"] = f"error: {exc}"
                     continue
             for ds in suite.datasets:
+                ident = idents[ds.key]
                 try:
-                    cells[f"{v.name}/{ds.key}"] = _cell_key(suite, v, ds, results, identity)[2]
+                    if isinstance(ident, SynrankError):
+                        raise ident
+                    cells[f"{v.name}/{ds.key}"] = cell_key(suite, v, ds, ident, results, identity).hash
                 except SynrankError as exc:
                     cells[f"{v.name}/{ds.key}"] = f"error: {exc}"
     return {"training_keys": training, "cells": cells}
@@ -67,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {}
     for path in files:
         suite = load_suite(path)
-        out[suite.name] = suite_keys(suite, default_results_dir(suite))
+        out[suite.name] = suite_keys(suite, results_dir(suite))
     text = json.dumps(out, indent=2, sort_keys=True) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")

@@ -29,6 +29,7 @@ from benchmarks.report import REPORT_PAGE, build_report, write_leaderboard, writ
 from benchmarks.report.__main__ import main as report_main
 from benchmarks.report.drilldown import EXTREMES, TOP_DOCS, _top_docs, drilldown_data, extreme_queries
 from benchmarks.report.text import markdown
+from benchmarks.rows import subsample_notes, suite_rows
 from benchmarks.suites import SuiteConfig, load_suite
 from synrank.config import from_dict
 from synrank.errors import DatasetError
@@ -48,15 +49,15 @@ def datasets_env(shared_datasets, monkeypatch):
 def toy(tmp_path):
     fx = make_fixture(tmp_path)
     suite = load_suite(fx.suite_file)
-    models, baselines, labels = run_mod.suite_rows(suite, fx.results)
+    models, baselines, labels = suite_rows(suite, fx.results)
     report = build_report(suite, fx.results, models, baselines, labels=labels)
     return fx, suite, report
 
 
 def _report_of(results: Path, suite_name: str):
     suite = load_suite(suite_name)
-    models, baselines, labels = run_mod.suite_rows(suite, results)
-    return build_report(suite, results, models, baselines, notes=run_mod._subsample_notes(suite), labels=labels)
+    models, baselines, labels = suite_rows(suite, results)
+    return build_report(suite, results, models, baselines, notes=subsample_notes(suite), labels=labels)
 
 
 # ---------------------------------------------------------------------------------------------------
