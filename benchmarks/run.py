@@ -266,24 +266,14 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         os.environ.setdefault(k, v)
     all_datasets = [d.key for d in suite.datasets]
     ds_selected = _select(all_datasets, datasets, "dataset")
-    suite_names = [v.name for v in suite.variants]
     # folder_lock creates the folder and turns a failure (path below a regular file, read-only) into one line
     with folder_lock(results, what="results folder"):
         plugins = load_plugins(results)
         if plugin is not None:
-            name, spec = plugin
-            if name in suite_names:
-                raise ConfigError(f"--name {name!r} is already a variant of suite {suite.name!r}",
-                                  hint="choose another name for the plug-in row")
-            baseline = plugin_baseline or suite.baseline
-            if baseline not in suite_names and baseline not in plugins:
-                raise ConfigError(f"--baseline {baseline!r} is not a model of this suite")
-            added = plugins[name].added_utc if name in plugins else started
-            plugins[name] = Plugin(model=resolve_model_spec(spec), baseline=baseline, added_utc=added)
-            Plugins(models=plugins).to_disk(results / PLUGINS_FILE)
-            to_run = [plugin_variant(name, plugins[name])]
+            to_run = [_register_plugin(suite, results, plugins, *plugin, plugin_baseline, started)]
         else:
-            to_run = [r for n in _select(suite_names, models, "model") for r in suite.variant(n).replicates()]
+            to_run = [r for n in _select([v.name for v in suite.variants], models, "model")
+                      for r in suite.variant(n).replicates()]
         specs = TrainingSpecs(suite)
         if not skip_preflight:
             for note in preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected], specs):
@@ -295,37 +285,15 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         ds_specs = [d for d in suite.datasets if d.key in ds_selected]
         idents = {d.key: dataset_identity(d) for d in ds_specs}  # once per dataset, for every cell
         for v in to_run:
-            spec: str | None = None
-            identity: dict[str, Any]
-            if v.kind == "train":
-                try:
-                    training = specs(v)
-                    done = None if overwrite else finished_training(training, results)
-                    keys = _cell_keys(suite, v, ds_specs, idents, results, done) if done is not None else []
-                    if done is not None and all(cell_cache_problem(k) is None for k in keys):
-                        identity = done  # every cell is finished: the weights are not needed
-                        _report(f"train {v.name}: cached (cells finished)")
-                    else:
-                        tr = run_training(training, results, overwrite=overwrite)
-                        trainings.append(tr)
-                        _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
-                        spec = str(tr.checkpoint)
-                        identity = tr.model_identity(results, training)
-                        if identity != done:
-                            keys = _cell_keys(suite, v, ds_specs, idents, results, identity)
-                except SynrankError as exc:
+            try:
+                spec, identity, keys = _row_model(suite, v, ds_specs, idents, results, specs, overwrite, trainings)
+            except SynrankError as exc:
+                if v.kind == "bm25":
+                    raise
+                if v.kind == "train":
                     logger.error("%s", exc)
-                    failures.append(f"train {v.name}: {exc}")
-                    continue
-            else:
-                try:
-                    spec, identity = model_identity(suite, v)
-                except SynrankError as exc:
-                    if v.kind == "bm25":
-                        raise
-                    failures.append(f"model {v.name}: {exc}")
-                    continue
-                keys = _cell_keys(suite, v, ds_specs, idents, results, identity)
+                failures.append(f"{'train' if v.kind == 'train' else 'model'} {v.name}: {exc}")
+                continue
             for ds, key in zip(ds_specs, keys, strict=True):
                 out = run_cell(suite, v, ds, key, model_spec=spec, model=identity, overwrite=overwrite)
                 outcomes.append(out)
@@ -343,6 +311,46 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         manifest.to_disk(results / MANIFEST_FILE)
     return {"wall_seconds": wall, "outcomes": outcomes, "trainings": trainings, "failures": failures,
             "leaderboard": board}
+
+
+def _register_plugin(suite: SuiteConfig, results: Path, plugins: dict[str, Plugin], name: str, spec: str,
+                     baseline: str | None, started: str) -> VariantSpec:
+    """Remember ``--model spec --name name`` in plugins.json (it stays on the leaderboard); its row."""
+    suite_names = [v.name for v in suite.variants]
+    if name in suite_names:
+        raise ConfigError(f"--name {name!r} is already a variant of suite {suite.name!r}",
+                          hint="choose another name for the plug-in row")
+    baseline = baseline or suite.baseline
+    if baseline not in suite_names and baseline not in plugins:
+        raise ConfigError(f"--baseline {baseline!r} is not a model of this suite")
+    added = plugins[name].added_utc if name in plugins else started
+    plugins[name] = Plugin(model=resolve_model_spec(spec), baseline=baseline, added_utc=added)
+    Plugins(models=plugins).to_disk(results / PLUGINS_FILE)
+    return plugin_variant(name, plugins[name])
+
+
+def _row_model(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], idents: dict[str, dict[str, Any]],
+               results: Path, specs: TrainingSpecs, overwrite: bool, trainings: list[TrainOutcome],
+               ) -> tuple[str | None, dict[str, Any], list[CellKey]]:
+    """What a row's cells are evaluated with: the model spec (None for BM25, and for a trained model none
+    of whose cells needs it), the model's identity, and each cell's key. A training row is trained
+    (or its finished run reused) unless every cell of its finished run is finished."""
+    if v.kind != "train":
+        spec, identity = model_identity(suite, v)
+        return spec, identity, _cell_keys(suite, v, datasets, idents, results, identity)
+    training = specs(v)
+    done = None if overwrite else finished_training(training, results)
+    keys = _cell_keys(suite, v, datasets, idents, results, done) if done is not None else []
+    if done is not None and all(cell_cache_problem(k) is None for k in keys):
+        _report(f"train {v.name}: cached (cells finished)")  # the weights are not needed
+        return None, done, keys
+    tr = run_training(training, results, overwrite=overwrite)
+    trainings.append(tr)
+    _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
+    identity = tr.model_identity(results, training)
+    if identity != done:
+        keys = _cell_keys(suite, v, datasets, idents, results, identity)
+    return str(tr.checkpoint), identity, keys
 
 
 def plan_suite(suite: SuiteConfig, results: Path, models: list[str] | None = None,

@@ -113,7 +113,7 @@ class Record:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RecordError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno,
-                              hint="the file was cut short or edited; delete it to have it written again") from None
+                              hint="the file was cut short or edited by hand") from None
         except RecursionError:
             raise RecordError("not valid JSON: nested too deeply", path) from None
         return cls.from_dict(data, source=path)
@@ -134,4 +134,4 @@ class Record:
         if theirs is not None and mine is not None and theirs[0] == mine[0] and theirs[1] > mine[1]:
             return (f"schema {schema} is newer than this synrank reads (up to {cls.SCHEMA}); "
                     "update synrank to read this file")
-        return f"schema {show(schema)} is not one of a {cls.FILE} ({', '.join(readable)})"
+        return f"schema {show(schema)} is not a {cls.FILE} schema (this synrank reads {', '.join(readable)})"
