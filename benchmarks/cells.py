@@ -95,7 +95,7 @@ def _bm25_cell(variant: VariantSpec, data: BeirDataset, ident: dict[str, Any], f
     the shipped first-stage run as it is (it *is* the BM25 top-100 the rerankers start from)."""
     # start-up time: synrank.retrieval and the pipeline import torch (1.5 s); the runner's --dry-run needs neither
     from synrank.evaluation.pipeline import score_run
-    from synrank.retrieval.bm25 import BM25Index
+    from synrank.retrieval.bm25 import BM25Index  # start-up time, as above
 
     info = data.info
     queries = data.judged_queries()

@@ -99,13 +99,19 @@ def _measures(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _evaluate_run_file(args: argparse.Namespace) -> int:
-    # start-up time: the CLI imports every command module to register it, so the work imports wait until here
-    from synrank.data import load_dataset
-    from synrank.data.trec import read_run
-    from synrank.evaluation.evaluator import evaluate_run
-    from synrank.io import folder_lock, sha256_file
-    from synrank.provenance import Timings, config_hash, environment, portable_path
-    from synrank.records import METRICS_FILE, PER_QUERY_FILE, DatasetRef, EvaluationRecord, write_evaluation
+    # start-up time: the CLI imports every command module to register it, so the work's imports wait until here
+    from synrank.data import load_dataset  # start-up time
+    from synrank.data.trec import read_run  # start-up time
+    from synrank.evaluation.evaluator import evaluate_run  # start-up time (pytrec_eval)
+    from synrank.io import folder_lock, sha256_file  # start-up time
+    from synrank.provenance import Timings, config_hash, environment, portable_path  # start-up time
+    from synrank.records import (  # start-up time
+        METRICS_FILE,
+        PER_QUERY_FILE,
+        DatasetRef,
+        EvaluationRecord,
+        write_evaluation,
+    )
 
     measures = _measures(args)
     timings = Timings()
