@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,8 +21,7 @@ from synrank.records import (
     PerQueryScores,
     TrainingRecord,
 )
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import committed_files
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 _id = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n"), min_size=1, max_size=10)
@@ -191,19 +188,8 @@ def test_benchmark_cells_written_without_a_schema_are_read():
     assert record.dataset.forums == ["a", "b"] and record.evaluation is None
 
 
-def _committed(pattern: str) -> list[Path]:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "ls-files", pattern], check=True, capture_output=True,
-                             text=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        out = []
-    if not out:
-        pytest.skip("no git checkout with committed results")
-    return [REPO / p for p in out]
-
-
 def test_every_committed_evaluation_reads_and_agrees_with_its_files():
-    paths = _committed("results/*/metrics.json")
+    paths = committed_files("results/*/metrics.json")
     kinds = set()
     for path in paths:
         raw = json.loads(path.read_text("utf-8"))
@@ -218,7 +204,7 @@ def test_every_committed_evaluation_reads_and_agrees_with_its_files():
 
 
 def test_every_committed_training_record_reads():
-    for path in _committed("results/*/training_config.json"):
+    for path in committed_files("results/*/training_config.json"):
         raw = json.loads(path.read_text("utf-8"))
         record = TrainingRecord.from_disk(path)
         assert record.config_hash == raw["config_hash"] and record.config == raw["config"]

@@ -55,6 +55,20 @@ def plain(value: Any) -> Any:
     return value
 
 
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a result file; a missing, unreadable or non-UTF-8 file is one :class:`RecordError`."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RecordError(f"{what} does not exist", path) from None
+    except OSError as exc:
+        raise RecordError(f"cannot read ({exc.strerror or exc})", path, hint=os_error_hint(exc)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"invalid UTF-8 at byte {exc.start}", path, raw[: exc.start].count(b"\n") + 1) from None
+
+
 def mapping(value: Any) -> dict[str, Any]:
     """``value`` when it is a mapping, else an empty one (upgrades read old files defensively: the
     validation after them names what is missing)."""
@@ -99,16 +113,7 @@ class Record:
     def from_disk(cls: type[R], path: str | Path) -> R:
         """Read and validate the record at ``path`` (the one reader of its file)."""
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise RecordError(f"{cls.FILE or 'file'} does not exist", path) from None
-        except OSError as exc:
-            raise RecordError(f"cannot read ({exc.strerror or exc})", path, hint=os_error_hint(exc)) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RecordError(f"invalid UTF-8 at byte {exc.start}", path, raw[: exc.start].count(b"\n") + 1) from None
+        text = read_text(path, cls.FILE or "file")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

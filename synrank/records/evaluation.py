@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from synrank.data.trec import write_run
-from synrank.errors import RecordError, os_error_hint
+from synrank.errors import RecordError
 from synrank.io import atomic_write_text, replace_artifacts
-from synrank.records.base import Record, mapping, optional
+from synrank.records.base import Record, mapping, optional, read_text
 
 RUN_FILE, PER_QUERY_FILE, METRICS_FILE = "run.trec.gz", "per_query.tsv", "metrics.json"
 #: Every file of an evaluation folder; metrics.json (written last) marks it complete.
@@ -210,14 +210,7 @@ class PerQueryScores:
     @classmethod
     def from_disk(cls, path: str | Path) -> PerQueryScores:
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise RecordError(f"cannot read ({exc.strerror or exc})", path, hint=os_error_hint(exc)) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RecordError(f"invalid UTF-8 at byte {exc.start}", path, raw[: exc.start].count(b"\n") + 1) from None
+        text = read_text(path, cls.FILE)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if not header or header[0] != "query_id":

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -27,8 +25,7 @@ from benchmarks.records import (
 )
 from synrank.errors import RecordError
 from synrank.records import ForumScores
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import committed_files
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)
 _finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -81,22 +78,11 @@ def test_a_benchmark_record_reads_back_equal(record, tmp_path_factory):
     assert json.loads(path.read_text("utf-8"))["schema"] == record.SCHEMA
 
 
-def _committed(pattern: str) -> list[Path]:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "ls-files", pattern], check=True, capture_output=True,
-                             text=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        out = []
-    if not out:
-        pytest.skip("no git checkout with committed results")
-    return [REPO / p for p in out]
-
-
 @pytest.mark.parametrize(("pattern", "record"), [("results/*/cell.json", CellMarker),
                                                  ("results/*/train.json", TrainMarker),
                                                  ("results/*/manifest.json", SuiteManifest)])
 def test_every_committed_marker_and_manifest_reads_as_written(pattern, record):
-    for path in _committed(pattern):
+    for path in committed_files(pattern):
         raw = json.loads(path.read_text("utf-8"))
         read = record.from_disk(path)
         # the current layout holds everything the file held (older markers lack fields added since)
