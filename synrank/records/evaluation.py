@@ -18,8 +18,6 @@ Schema history of ``metrics.json`` (all still read):
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -211,13 +209,16 @@ class PerQueryScores:
     def from_disk(cls, path: str | Path) -> PerQueryScores:
         path = Path(path)
         text = read_text(path, cls.FILE)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        if lines[-1] == "":
+            lines.pop()
+        header = lines[0].split("\t") if lines else []
         if not header or header[0] != "query_id":
             raise RecordError("expected a header starting with the column 'query_id'", path, 1)
         measures = tuple(header[1:])
         rows: dict[str, dict[str, float]] = {}
-        for lineno, row in enumerate(reader, start=2):
+        for lineno, line in enumerate(lines[1:], start=2):
+            row = line.split("\t")
             if len(row) != len(header):
                 raise RecordError(f"{len(row)} columns, the header has {len(header)}", path, lineno)
             if row[0] in rows:
