@@ -189,7 +189,7 @@ def test_benchmark_cells_written_without_a_schema_are_read():
 
 
 def test_every_committed_evaluation_reads_and_agrees_with_its_files():
-    paths = committed_files("results/*/metrics.json")
+    paths = committed_files("results/*/cells/*/metrics.json")
     kinds = set()
     for path in paths:
         raw = json.loads(path.read_text("utf-8"))
@@ -204,7 +204,7 @@ def test_every_committed_evaluation_reads_and_agrees_with_its_files():
 
 
 def test_every_committed_training_record_reads():
-    for path in committed_files("results/*/training_config.json"):
+    for path in committed_files("results/*/train/*/training_config.json"):
         raw = json.loads(path.read_text("utf-8"))
         record = TrainingRecord.from_disk(path)
         assert record.config_hash == raw["config_hash"] and record.config == raw["config"]

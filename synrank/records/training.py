@@ -47,7 +47,3 @@ class TrainingRecord(Record):
     peak_rss_mb: float | None = optional()
     samples_per_s: float | None = optional()
     resumed_from_step: int | None = optional()
-
-    @property
-    def finished(self) -> bool:
-        return self.runtime_s is not None

@@ -21,9 +21,9 @@ def _suite(tmp_path, second_base: str = "@first"):
     groups.mkdir()
     (groups / "shard-00000.jsonl").write_text(json.dumps(
         {"query_id": "q1", "query": "q", "passages": [{"text": "p", "grade": 3}, {"text": "n", "grade": 0}]}) + "\n")
-    first = {"model": {"base": "minilm", "kind": "static"}, "data": [{"kind": "groups", "path": str(groups)}],
+    first = {"name": "first", "model": {"base": "minilm", "kind": "static"}, "data": [{"kind": "groups", "path": str(groups)}],
              "loss": "ws2", "max_steps": 2, "group_size": 2}
-    second = {**first, "model": {"base": second_base, "kind": "sentence-transformers", "pooling": "keep",
+    second = {**first, "name": "second", "model": {"base": second_base, "kind": "sentence-transformers", "pooling": "keep",
                                  "similarity": "dot"}}
     path = tmp_path / "s.yaml"
     path.write_text(json.dumps({

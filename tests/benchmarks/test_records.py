@@ -78,8 +78,8 @@ def test_a_benchmark_record_reads_back_equal(record, tmp_path_factory):
     assert json.loads(path.read_text("utf-8"))["schema"] == record.SCHEMA
 
 
-@pytest.mark.parametrize(("pattern", "record"), [("results/*/cell.json", CellMarker),
-                                                 ("results/*/train.json", TrainMarker),
+@pytest.mark.parametrize(("pattern", "record"), [("results/*/cells/*/cell.json", CellMarker),
+                                                 ("results/*/train/*/train.json", TrainMarker),
                                                  ("results/*/manifest.json", SuiteManifest)])
 def test_every_committed_marker_and_manifest_reads_as_written(pattern, record):
     for path in committed_files(pattern):
