@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cells import CELL_MARKER, read_marker
+from benchmarks.records import CELL_MARKER, MANIFEST_FILE, CellMarker, SuiteManifest, read_or_warn
 from benchmarks.suites import load_suite
 from synrank.cliargs import HelpFormatter, add_list_option
 from synrank.config import from_dict, load_config_file
 from synrank.errors import ConfigError, SynrankError
 from synrank.io import atomic_write_text
+from synrank.records import METRICS_FILE, EvaluationRecord
 
 EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,12 +83,10 @@ def load_expected(path: Path) -> Expected:
 def cell_value(folder: Path, measure: str) -> float | None:
     """A finished cell's aggregate value: from its completion marker, else from its metrics.json
     (committed results keep metrics.json but not the markers, so that a fresh clone reruns)."""
-    for name in (CELL_MARKER, "metrics.json"):
-        data = read_marker(folder / name)
-        if data is not None:
-            value = data.get("aggregate", {}).get(measure)
-            return None if value is None else float(value)
-    return None
+    found = (read_or_warn(CellMarker, folder / CELL_MARKER, "ignored")
+             or read_or_warn(EvaluationRecord, folder / METRICS_FILE, "ignored"))
+    value = found.aggregate.get(measure) if found is not None else None
+    return None if value is None else float(value)
 
 
 def check(expected: Expected, results: Path) -> list[CheckLine]:
@@ -137,12 +136,12 @@ def update_expected(suite_name: str, results: Path, path: Path, tolerance: float
     if missing:
         raise ConfigError(f"cannot write expected scores: unfinished cells {missing}", path,
                           hint=f"run `python -m benchmarks.run --suite {suite_name}` first")
-    manifest = read_marker(results / "manifest.json") or {}
+    manifest = read_or_warn(SuiteManifest, results / MANIFEST_FILE, "its commit is not recorded")
     body = {"suite": suite.name, "tolerance": tolerance, "notes": notes.strip(),
             "produced_by": {"command": f"python -m benchmarks.check --suite {suite_name} --update",
                             "results": str(results.relative_to(REPO_ROOT) if results.is_relative_to(REPO_ROOT)
                                            else results),
-                            "git_commit": str(manifest.get("git_commit")),
+                            "git_commit": str(manifest.git_commit if manifest else None),
                             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "cells": cells}
     header = (f"# Expected scores of suite '{suite.name}' (regression check: python -m benchmarks.check "

@@ -23,8 +23,6 @@ any cell fails. Cells without a ranking (committed results keep none) are listed
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import sys
 import time
@@ -39,6 +37,7 @@ from synrank.data.trec import read_run, sort_run_items
 from synrank.errors import SynrankError
 from synrank.evaluation.measures import Measure, parse_measure
 from synrank.io import atomic_write_json, atomic_write_text
+from synrank.records.evaluation import EvaluationRecord, PerQueryScores
 
 DEFAULT_TOLERANCE = 1e-9
 
@@ -62,12 +61,6 @@ def ir_measure(measure: Measure, rel: int) -> Any:
     raise ValueError(f"no ir_measures counterpart for {measure.name}")
 
 
-def read_per_query_tsv(path: Path) -> dict[str, dict[str, float]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return {row["query_id"]: {k: float(v) for k, v in row.items() if k != "query_id"}
-                for row in csv.DictReader(fh, delimiter="\t")}
-
-
 def rescore(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]], names: list[str],
             rel: int) -> dict[str, dict[str, float]]:
     """Per-query scores of ``names`` computed by ir_measures from ``run`` and ``qrels``."""
@@ -89,15 +82,14 @@ def rescore(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]], 
 
 def check_cell(folder: Path, datasets: Path | None, tolerance: float) -> dict[str, Any]:
     """Compare one cell's ``per_query.tsv`` with ir_measures on its ``run.trec.gz``."""
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    dataset = metrics.get("dataset") or {}
-    name, split = dataset.get("name"), dataset.get("split", "test")
+    record = EvaluationRecord.from_disk(folder / EvaluationRecord.FILE)
+    name, split = record.dataset.name, record.dataset.split
     row: dict[str, Any] = {"cell": f"{folder.parent.name}/{folder.name}", "dataset": name, "split": split}
-    if dataset.get("forums"):
+    if record.dataset.forums:
         return {**row, "verdict": "skipped", "why": "per-forum cell (CQADupStack): check each forum's run"}
-    data = load_dataset(str(name) if datasets is None else datasets / str(name), split=split, corpus=False)
-    rel = data.info.relevance_threshold
-    ours = read_per_query_tsv(folder / "per_query.tsv")
+    data = load_dataset(name if datasets is None else datasets / name, split=split, corpus=False)
+    rel = record.evaluation.relevance_threshold if record.evaluation else data.info.relevance_threshold
+    ours = PerQueryScores.from_disk(folder / PerQueryScores.FILE).rows
     names = sorted({k for values in ours.values() for k in values})
     run = read_run(folder / "run.trec.gz")
     qrels = {q: dict(d) for q, d in data.qrels.items() if q in ours}

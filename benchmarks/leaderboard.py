@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 import re
@@ -35,7 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cells import CELL_MARKER, TRAIN_MARKER, read_marker
+from benchmarks.records import (
+    CELL_MARKER,
+    MANIFEST_FILE,
+    TRAIN_MARKER,
+    CellMarker,
+    ManifestCell,
+    SuiteManifest,
+    TrainMarker,
+    read_or_warn,
+)
 from benchmarks.suites import SuiteConfig
 from synrank.errors import SynrankError
 from synrank.evaluation.significance import (
@@ -45,6 +55,7 @@ from synrank.evaluation.significance import (
     paired_t_test,
     randomization_test,
 )
+from synrank.records import METRICS_FILE, PER_QUERY_FILE, EvaluationRecord, PerQueryScores
 
 logger = logging.getLogger(__name__)
 
@@ -61,16 +72,54 @@ CI_METHOD = "t"  # Student-t 95% interval of the mean per-query score
 SEED_FOLDER_RE = re.compile(r"^(?P<row>.+)@seed(?P<seed>[0-9]+)$")
 
 
+@dataclass(frozen=True)
+class FinishedCell:
+    """What the leaderboard takes from one finished cell folder: from its marker (:class:`CellMarker`),
+    or for committed results without one, from its metrics.json and the manifest's record of it."""
+
+    aggregate: dict[str, float]
+    n_queries: int
+    config_hash: str
+    variant: str
+    base: str
+    split: str
+    mode: str
+    subsampled: bool
+    dataset_checksums: dict[str, str]
+
+    @classmethod
+    def from_marker(cls, marker: CellMarker) -> FinishedCell:
+        return cls(aggregate=marker.aggregate, n_queries=marker.n_queries, config_hash=marker.config_hash,
+                   variant=marker.variant, base=marker.base or "", split=marker.split, mode=marker.mode,
+                   subsampled=bool(marker.subsample), dataset_checksums=marker.dataset_checksums)
+
+    @classmethod
+    def committed(cls, folder: Path, entry: ManifestCell | None, variant: str, base: str) -> FinishedCell | None:
+        """A cell of committed results without its marker: its ``metrics.json`` and the manifest's record
+        of the cell (``entry``); None when either is missing or they do not describe the same run."""
+        if entry is None or not (folder / PER_QUERY_FILE).exists():
+            return None
+        metrics = read_or_warn(EvaluationRecord, folder / METRICS_FILE, "cell ignored")
+        if metrics is None:
+            return None
+        if metrics.dataset.sha256 != entry.dataset_sha256 or metrics.n_queries != entry.n_queries:
+            logger.warning("%s: metrics.json and manifest.json describe different runs; cell ignored", folder)
+            return None
+        return cls(aggregate=metrics.aggregate, n_queries=metrics.n_queries, config_hash=entry.config_hash,
+                   variant=variant, base=base, split=metrics.dataset.split, mode=metrics.mode or "",
+                   subsampled=entry.subsampled, dataset_checksums=metrics.dataset.checksums or {})
+
+
 @dataclass
 class Cell:
     """One leaderboard cell (row x dataset): one cell folder, or the mean of several seed replicates."""
 
     model: str
     dataset: str
-    marker: dict[str, Any]  # the first replicate's completion marker
-    per_query: dict[str, dict[str, float]] = field(repr=False)  # mean over replicates per query
+    first: FinishedCell  # the first replicate
+    per_query: dict[str, dict[str, float]] = field(repr=False)  # {measure: {qid: mean over replicates}}
     replicates: list[str] = field(default_factory=list)  # cell folder names
-    replicate_markers: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    replicate_cells: list[FinishedCell] = field(default_factory=list, repr=False)
 
     @property
     def n_seeds(self) -> int:
@@ -78,41 +127,23 @@ class Cell:
 
     @property
     def aggregate(self) -> dict[str, float]:
-        if len(self.replicate_markers) <= 1:
-            return self.marker["aggregate"]
-        aggs = [mk["aggregate"] for mk in self.replicate_markers]
+        if len(self.replicate_cells) <= 1:
+            return self.first.aggregate
+        aggs = [c.aggregate for c in self.replicate_cells]
         return {m: float(np.mean([a[m] for a in aggs])) for m in aggs[0] if all(m in a for a in aggs)}
 
     @property
     def config_hash(self) -> str:
         """The cell's config hash; replicates' hashes joined by ``;``."""
-        if len(self.replicate_markers) <= 1:
-            return self.marker["config_hash"]
-        return ";".join(str(mk["config_hash"]) for mk in self.replicate_markers)
+        if len(self.replicate_cells) <= 1:
+            return self.first.config_hash
+        return ";".join(c.config_hash for c in self.replicate_cells)
 
     def seed_values(self, measure: str) -> list[float]:
         """Each replicate's value (one per seed; empty for a cell without replicates)."""
-        if len(self.replicate_markers) <= 1:
+        if len(self.replicate_cells) <= 1:
             return []
-        return [float(mk["aggregate"][measure]) for mk in self.replicate_markers]
-
-
-def read_per_query(path: Path) -> dict[str, dict[str, float]]:
-    """``per_query.tsv`` (``query_id`` + one column per measure) as ``{measure: {qid: value}}``."""
-    out: dict[str, dict[str, float]] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        header = next(reader, None)
-        if not header or header[0] != "query_id":
-            raise SynrankError(f"{path}:1: expected a 'query_id' header column")
-        for m in header[1:]:
-            out[m] = {}
-        for lineno, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise SynrankError(f"{path}:{lineno}: {len(row)} columns, header has {len(header)}")
-            for m, v in zip(header[1:], row[1:], strict=True):
-                out[m][row[0]] = float(v)
-    return out
+        return [float(c.aggregate[measure]) for c in self.replicate_cells]
 
 
 def replicate_folders(results: Path, models: Iterable[str]) -> dict[str, list[str]]:
@@ -131,27 +162,8 @@ def replicate_folders(results: Path, models: Iterable[str]) -> dict[str, list[st
     return out
 
 
-def _manifest_cells(results: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    manifest = read_marker(results / "manifest.json") or {}
-    return {(c["model"], c["dataset"]): c for c in manifest.get("cells", []) if "model" in c and "dataset" in c}
-
-
-def committed_marker(folder: Path, entry: dict[str, Any] | None, variant: str, base: str) -> dict[str, Any] | None:
-    """A completion marker rebuilt from what committed results keep: ``metrics.json`` and the manifest's
-    record of the cell (``entry``); None when either is missing or they do not describe the same run."""
-    metrics = read_marker(folder / "metrics.json")
-    if metrics is None or entry is None or not (folder / "per_query.tsv").exists():
-        return None
-    dataset = metrics.get("dataset") or {}
-    config = metrics.get("config") or {}
-    if dataset.get("sha256") != entry.get("dataset_sha256") or metrics.get("n_queries") != entry.get("n_queries"):
-        logger.warning("%s: metrics.json and manifest.json describe different runs; cell ignored", folder)
-        return None
-    return {"aggregate": metrics["aggregate"], "n_queries": metrics["n_queries"], "variant": variant, "base": base,
-            "split": dataset.get("split") or config.get("split", ""),
-            "mode": metrics.get("mode") or config.get("mode", ""),
-            "config_hash": entry["config_hash"], "timings": entry.get("timings") or {"total": entry.get("seconds")},
-            "subsample": True if entry.get("subsampled") else None, "from": "metrics.json + manifest.json"}
+def read_manifest(results: Path) -> SuiteManifest | None:
+    return read_or_warn(SuiteManifest, results / MANIFEST_FILE, "read without it")
 
 
 def load_cells(results: Path, models: Iterable[str], datasets: Iterable[str],
@@ -160,25 +172,29 @@ def load_cells(results: Path, models: Iterable[str], datasets: Iterable[str],
     a marker (default: the row name and no base)."""
     models, datasets, labels = list(models), list(datasets), labels or {}
     folders = replicate_folders(results, models)
-    manifest: dict[tuple[str, str], dict[str, Any]] | None = None
+    manifest: SuiteManifest | None = None
+    manifest_read = False
     cells: dict[tuple[str, str], Cell] = {}
     for m in models:
         for d in datasets:
-            markers, per_query, names = [], [], []
+            found, per_query, names = [], [], []
             for name in folders[m]:
                 folder = results / "cells" / name / d
-                marker = read_marker(folder / CELL_MARKER)
-                if marker is None and (folder / "metrics.json").exists():
-                    manifest = _manifest_cells(results) if manifest is None else manifest
+                marker = read_or_warn(CellMarker, folder / CELL_MARKER, "cell ignored")
+                cell = FinishedCell.from_marker(marker) if marker is not None else None
+                if cell is None and (folder / METRICS_FILE).exists():
+                    if not manifest_read:
+                        manifest, manifest_read = read_manifest(results), True
                     variant, base = labels.get(m, (m, ""))
-                    marker = committed_marker(folder, manifest.get((name, d)), variant, base)
-                if marker is None:
+                    entry = manifest.cell(name, d) if manifest is not None else None
+                    cell = FinishedCell.committed(folder, entry, variant, base)
+                if cell is None:
                     continue
-                markers.append(marker)
-                per_query.append(read_per_query(folder / "per_query.tsv"))
+                found.append(cell)
+                per_query.append(PerQueryScores.from_disk(folder / PER_QUERY_FILE).columns())
                 names.append(name)
-            if markers:
-                cells[(m, d)] = Cell(m, d, markers[0], _mean_per_query(per_query, names, d), names, markers)
+            if found:
+                cells[(m, d)] = Cell(m, d, found[0], _mean_per_query(per_query, names, d), names, found)
     return cells
 
 
@@ -224,7 +240,7 @@ def build_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], models: l
             cell = cells.get((m, d))
             if cell is None:
                 continue
-            base_name = baselines.get(m, suite.baseline)
+            base_name = baselines[m]
             base = cells.get((base_name, d)) if base_name != m else None
             if base_name != m and base is None:
                 logger.warning("no finished %s cell on %s: %s is not tested there", base_name, d, m)
@@ -235,13 +251,13 @@ def build_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], models: l
                 ci = mean_confidence_interval(scores, method=CI_METHOD)
                 seeds = cell.seed_values(measure)
                 row: dict[str, Any] = {
-                    "model": m, "variant": cell.marker.get("variant", m), "base": cell.marker.get("base") or "",
-                    "dataset": d, "split": cell.marker.get("split", ""), "mode": cell.marker.get("mode", ""),
+                    "model": m, "variant": cell.first.variant, "base": cell.first.base,
+                    "dataset": d, "split": cell.first.split, "mode": cell.first.mode,
                     "measure": measure, "value": float(cell.aggregate[measure]),
-                    "n_queries": int(cell.marker["n_queries"]), "ci_low": ci.low, "ci_high": ci.high,
+                    "n_queries": cell.first.n_queries, "ci_low": ci.low, "ci_high": ci.high,
                     "baseline": base_name if base_name != m else "",
                     "config_hash": cell.config_hash,
-                    "subsampled": bool(cell.marker.get("subsample")),
+                    "subsampled": cell.first.subsampled,
                     "mean_diff": math.nan, "p_ttest": math.nan, "p_randomization": math.nan,
                     "n_seeds": cell.n_seeds, "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else math.nan,
                     "seed_values": seeds, "replicates": list(cell.replicates),
@@ -268,7 +284,7 @@ def comparison_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], data
             for measure in suite.measures:
                 row = {"model": comp.model, "baseline": comp.baseline, "dataset": d, "measure": measure,
                        "value": float(a.aggregate[measure]), "baseline_value": float(b.aggregate[measure]),
-                       "n_queries": int(a.marker["n_queries"])}
+                       "n_queries": a.first.n_queries}
                 row.update(_compare(a, b, measure, sig.permutations, sig.seed))
                 rows.append(row)
     _add_holm(rows, ("model", "baseline", "measure"))
@@ -295,32 +311,30 @@ def to_csv(rows: list[dict[str, Any]], columns: Iterable[str]) -> str:
 def cost_rows(results: Path, models: list[str], datasets: list[str]) -> list[dict[str, Any]]:
     """What each model (cell folder) cost: training (steps, wall seconds) and evaluation (wall seconds
     over its cells). Committed results without markers fall back on what ``manifest.json`` recorded."""
-    manifest = read_marker(results / "manifest.json") or {}
-    trained = {t["model"]: t for t in manifest.get("training", []) if "model" in t}
-    recorded = {(c["model"], c["dataset"]): c for c in manifest.get("cells", []) if "model" in c}
+    manifest = read_manifest(results)
     rows = []
     for model in models:
         steps = train_s = None
-        marker = read_marker(results / "train" / model / TRAIN_MARKER)
+        marker = read_or_warn(TrainMarker, results / "train" / model / TRAIN_MARKER, "its training cost left out")
+        recorded = manifest.trained(model) if manifest is not None else None
         checkpoint = None
-        has_training = marker is not None or model in trained
         if marker is not None:
-            train_s = (marker.get("timings") or {}).get("train")
-            checkpoint = marker.get("checkpoint")
-        elif model in trained:
-            train_s = trained[model].get("seconds")
-            checkpoint = f"train/{model}/model"
+            train_s, checkpoint = marker.timings.get("train"), marker.checkpoint
+        elif recorded is not None:
+            train_s, checkpoint = recorded.seconds, f"train/{model}/model"
         if checkpoint:
-            state = read_marker(results / checkpoint / "trainer_state.json")
-            steps = state.get("global_step") if state else None
+            steps = trained_steps(results / checkpoint)
         eval_s = []
         for d in datasets:
-            cm = read_marker(results / "cells" / model / d / CELL_MARKER)
-            if cm is None and (results / "cells" / model / d / "metrics.json").exists():
-                cm = recorded.get((model, d))
-            if cm is not None:
-                eval_s.append(float((cm.get("timings") or {}).get("total", 0.0)))
-        if not has_training and not eval_s:
+            folder = results / "cells" / model / d
+            cm = read_or_warn(CellMarker, folder / CELL_MARKER, "its cost left out")
+            seconds = cm.timings.get("total", 0.0) if cm is not None else None
+            if cm is None and (folder / METRICS_FILE).exists() and manifest is not None:
+                entry = manifest.cell(model, d)
+                seconds = None if entry is None else entry.timings.get("total", 0.0)
+            if seconds is not None:
+                eval_s.append(float(seconds))
+        if marker is None and recorded is None and not eval_s:
             continue
         total = (train_s or 0.0) + sum(eval_s)
         rows.append({"model": model, "train_steps": steps, "train_seconds": train_s,
@@ -329,11 +343,12 @@ def cost_rows(results: Path, models: list[str], datasets: list[str]) -> list[dic
     return rows
 
 
-def __getattr__(name: str) -> Any:
-    """``write_leaderboard`` moved to :mod:`benchmarks.report` (which imports this module, hence the
-    lazy import); it stays importable from here for existing callers."""
-    if name == "write_leaderboard":
-        from benchmarks.report import write_leaderboard
-
-        return write_leaderboard
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def trained_steps(model_dir: Path) -> int | None:
+    """The step count in the trainer's ``trainer_state.json`` (its checkpoint state, written by
+    :func:`synrank.training.checkpoint.write_state`), None when absent or unreadable."""
+    try:
+        state = json.loads((model_dir / "trainer_state.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    steps = state.get("global_step") if isinstance(state, dict) else None
+    return steps if isinstance(steps, int) else None

@@ -20,32 +20,49 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from benchmarks.cells import (  # noqa: E402
-    CellOutcome,
-    TrainOutcome,
-    cell_cache_problem,
-    cell_is_cached,
-    finished_training,
-    model_fingerprint,
-    read_marker,
+from benchmarks.cells import CellOutcome, cell_cache_problem, run_cell  # noqa: E402
+from benchmarks.keys import (  # noqa: E402
+    CellKey,
+    TrainingSpecs,
+    cell_key,
+    dataset_identity,
+    model_identity,
     resolve_model_spec,
-    run_cell,
-    run_training,
-    train_config_dict,
-    trained_identity,
-    trains_transformer,
+)
+from benchmarks.records import (  # noqa: E402
+    CELL_MARKER,
+    MANIFEST_FILE,
+    PLUGINS_FILE,
+    TRAIN_MARKER,
+    CellMarker,
+    Invocation,
+    ManifestCell,
+    ManifestTraining,
+    Plugin,
+    Plugins,
+    SuiteManifest,
+    TrainMarker,
+    read_or_warn,
 )
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard  # noqa: E402
-from benchmarks.suites import SuiteConfig, VariantSpec, load_suite  # noqa: E402
+from benchmarks.rows import load_plugins, plugin_variant, subsample_notes, suite_rows  # noqa: E402
+from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec, load_suite, results_dir  # noqa: E402
+from benchmarks.training_runs import (  # noqa: E402
+    TrainOutcome,
+    finished_training,
+    run_training,
+)
 from synrank.cliargs import (  # noqa: E402
     HelpFormatter,
     add_deprecated_alias,
@@ -54,16 +71,17 @@ from synrank.cliargs import (  # noqa: E402
     configure_logging,
     quiet_noisy_loggers,
 )
+from synrank.data.catalog import catalog_entry, format_bytes, load_catalog  # noqa: E402
+from synrank.data.download import describe_size, has_corpus, locate, offline_reason  # noqa: E402
+from synrank.data.registry import dataset_info, find_local  # noqa: E402
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
-from synrank.io import atomic_write_json, folder_lock  # noqa: E402
+from synrank.io import folder_lock  # noqa: E402
 from synrank.paths import check_safe_name  # noqa: E402
 from synrank.provenance import config_hash, environment  # noqa: E402
 from synrank.redact import redact_text  # noqa: E402
 
 logger = logging.getLogger("benchmarks.run")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PLUGINS_FILE = "plugins.json"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -93,10 +111,6 @@ def _hub_model_available(name: str) -> bool:
 def _dataset_problem(name: str, need_corpus: bool) -> tuple[str | None, str | None]:
     """``(problem, None)`` when dataset ``name`` cannot be used here, ``(None, name)`` when it is missing
     but the dataset catalog will download it on first use, ``(None, None)`` when it is here."""
-    from synrank.data.catalog import catalog_entry
-    from synrank.data.download import has_corpus, locate, offline_reason
-    from synrank.data.registry import dataset_info, find_local
-
     entry = None if Path(name).is_dir() else catalog_entry(name)
     try:
         if Path(name).is_dir():
@@ -124,21 +138,22 @@ def _dataset_problem(name: str, need_corpus: bool) -> tuple[str | None, str | No
     return None, name
 
 
-def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[str]) -> list[str]:
+def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[str],
+              specs: TrainingSpecs | None = None) -> list[str]:
     """Raise one :class:`SynrankError` listing everything missing (GPUs, models, datasets, modules, data
     files). Datasets the catalog can download are not missing: the returned notes say what will be
-    downloaded on first use (and how to fetch it beforehand)."""
-    import importlib.util
-
+    downloaded on first use (and how to fetch it beforehand). ``specs``: the run's training specs (each
+    variant's config is parsed and keyed once per run)."""
+    specs = specs or TrainingSpecs(suite)
     missing: list[str] = []
     req = suite.requires
     if req.gpus:
         try:
-            import torch
-
-            have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            import torch  # heavy, and only a suite that asks for GPUs needs it here
         except ImportError:
             have = 0
+        else:
+            have = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if have < req.gpus:
             missing.append(f"GPUs: need {req.gpus}, found {have}")
     for name in req.models:
@@ -152,8 +167,16 @@ def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[st
         if not suite.resolve(p).exists():
             absent.add(suite.resolve(p))
             missing.append(f"file {suite.resolve(p)}: does not exist")
+    training: dict[str, dict[str, Any]] = {}
+    problems: dict[str, SynrankError] = {}
+    for v in variants:
+        if v.kind == "train":
+            try:
+                training[v.name] = specs(v).config
+            except SynrankError as exc:
+                problems[v.name] = exc
     to_download: list[str] = []
-    for name in dict.fromkeys([*req.datasets, *datasets, *_training_datasets(suite, variants)]):
+    for name in dict.fromkeys([*req.datasets, *datasets, *_training_datasets(training.values())]):
         problem, fetch = _dataset_problem(name, True)
         if problem:
             missing.append(problem)
@@ -161,15 +184,11 @@ def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[st
             to_download.append(fetch)
     users: dict[Path, list[str]] = {}
     for v in variants:
-        if v.kind == "train":
-            try:
-                cfg, _ = train_config_dict(suite, v)
-            except SynrankError as exc:
-                missing.append(f"variant {v.name!r}: {exc}")
-                continue
-            for src in cfg.get("data") or []:
-                if src.get("kind") == "groups" and src.get("path") and not Path(src["path"]).exists():
-                    users.setdefault(Path(src["path"]), []).append(v.name)
+        if v.name in problems:
+            missing.append(f"variant {v.name!r}: {problems[v.name]}")
+        for src in training.get(v.name, {}).get("data") or []:
+            if src.get("kind") == "groups" and src.get("path") and not Path(src["path"]).exists():
+                users.setdefault(Path(src["path"]), []).append(v.name)
     for path, names in users.items():
         if path in absent:  # already listed as a required file: name the variants that need it there
             i = missing.index(f"file {path}: does not exist")
@@ -186,33 +205,16 @@ def preflight(suite: SuiteConfig, variants: list[VariantSpec], datasets: list[st
     return notes
 
 
-def _training_datasets(suite: SuiteConfig, variants: list[VariantSpec]) -> list[str]:
-    """Datasets named by the training configs of ``variants`` (e.g. supervised msmarco train)."""
-    from synrank.config import load_config_file
-
-    names: list[str] = []
-    for v in variants:
-        if v.kind != "train":
-            continue
-        train = v.train
-        if isinstance(train, str):
-            try:
-                train = load_config_file(suite.resolve(train))
-            except SynrankError:
-                continue  # reported with the variant below
-        for src in (train or {}).get("data") or []:
-            if isinstance(src, dict) and isinstance(src.get("dataset"), str):
-                names.append(src["dataset"])
-    return names
+def _training_datasets(configs: Iterable[dict[str, Any]]) -> list[str]:
+    """Datasets named by training configs (e.g. supervised msmarco train)."""
+    return [src["dataset"] for cfg in configs for src in cfg.get("data") or []
+            if isinstance(src, dict) and isinstance(src.get("dataset"), str)]
 
 
 def _download_notes(names: list[str]) -> list[str]:
     """What the catalog will download on first use, with sizes (the datasets a dataset links to included)."""
     if not names:
         return []
-    from synrank.data.catalog import format_bytes, load_catalog
-    from synrank.data.download import describe_size, locate
-
     catalog = load_catalog()
     parts, total, unknown = [], 0, False
     for name in names:
@@ -236,37 +238,8 @@ def _download_notes(names: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Plug-ins
-# ---------------------------------------------------------------------------------------------------
-
-def load_plugins(results: Path) -> dict[str, dict[str, Any]]:
-    data = read_marker(results / PLUGINS_FILE)
-    return dict(data.get("models", {})) if data else {}
-
-
-def plugin_variant(name: str, entry: dict[str, Any]) -> VariantSpec:
-    return VariantSpec(name=name, model=entry["model"], variant=entry.get("variant") or "plug-in",
-                       base=entry.get("base"), baseline=entry.get("baseline"))
-
-
-def suite_rows(suite: SuiteConfig, results: Path) -> tuple[list[str], dict[str, str], dict[str, tuple[str, str]]]:
-    """The leaderboard's rows (the suite's variants, then remembered plug-ins), each row's baseline, and
-    each row's (variant, base) labels."""
-    plugins = load_plugins(results)
-    names = [v.name for v in suite.variants]
-    specs = list(suite.variants) + [plugin_variant(p, e) for p, e in plugins.items() if p not in names]
-    baselines = {v.name: suite.baseline_of(v.name) for v in suite.variants}
-    baselines.update({p: e.get("baseline") or suite.baseline for p, e in plugins.items()})
-    return [v.name for v in specs], baselines, {v.name: (v.label, v.base or "") for v in specs}
-
-
-# ---------------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------------
-
-def default_results_dir(suite: SuiteConfig) -> Path:
-    return REPO_ROOT / "results" / suite.name
-
 
 def _select(items: list[str], wanted: list[str] | None, what: str) -> list[str]:
     if not wanted:
@@ -275,6 +248,11 @@ def _select(items: list[str], wanted: list[str] | None, what: str) -> list[str]:
     if unknown:
         raise ConfigError(f"unknown {what}(s) {unknown}", hint=f"the suite has: {', '.join(items)}")
     return [i for i in items if i in wanted]
+
+
+def _cell_keys(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], idents: dict[str, dict[str, Any]],
+               results: Path, model: dict[str, Any]) -> list[CellKey]:
+    return [cell_key(suite, v, d, idents[d.key], results, model) for d in datasets]
 
 
 def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = None,
@@ -288,88 +266,91 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         os.environ.setdefault(k, v)
     all_datasets = [d.key for d in suite.datasets]
     ds_selected = _select(all_datasets, datasets, "dataset")
-    suite_names = [v.name for v in suite.variants]
     # folder_lock creates the folder and turns a failure (path below a regular file, read-only) into one line
     with folder_lock(results, what="results folder"):
         plugins = load_plugins(results)
         if plugin is not None:
-            name, spec = plugin
-            if name in suite_names:
-                raise ConfigError(f"--name {name!r} is already a variant of suite {suite.name!r}",
-                                  hint="choose another name for the plug-in row")
-            baseline = plugin_baseline or suite.baseline
-            if baseline not in suite_names and baseline not in plugins:
-                raise ConfigError(f"--baseline {baseline!r} is not a model of this suite")
-            spec = resolve_model_spec(spec)
-            plugins[name] = {"model": spec, "baseline": baseline,
-                             "added_utc": plugins.get(name, {}).get("added_utc", started)}
-            atomic_write_json(results / PLUGINS_FILE, {"models": plugins})
-            to_run = [plugin_variant(name, plugins[name])]
+            to_run = [_register_plugin(suite, results, plugins, *plugin, plugin_baseline, started)]
         else:
-            to_run = [r for n in _select(suite_names, models, "model") for r in suite.variant(n).replicates()]
+            to_run = [r for n in _select([v.name for v in suite.variants], models, "model")
+                      for r in suite.variant(n).replicates()]
+        specs = TrainingSpecs(suite)
         if not skip_preflight:
-            for note in preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected]):
+            for note in preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected], specs):
                 logger.info("%s", note)
 
         trainings: list[TrainOutcome] = []
         outcomes: list[CellOutcome] = []
         failures: list[str] = []
         ds_specs = [d for d in suite.datasets if d.key in ds_selected]
+        idents = {d.key: dataset_identity(d) for d in ds_specs}  # once per dataset, for every cell
         for v in to_run:
-            spec: str | None = None
-            identity: dict[str, Any]
-            if v.kind == "bm25":
-                spec, identity = _model_identity(suite, v)
-            elif v.kind == "train":
-                try:
-                    done = None if overwrite else finished_training(suite, v, results)
-                    if done is not None and all(cell_is_cached(suite, v, d, results, done) for d in ds_specs):
-                        identity = done  # every cell is finished: the weights are not needed
-                        _report(f"train {v.name}: cached (cells finished)")
-                    else:
-                        tr = run_training(suite, v, results, overwrite=overwrite)
-                        trainings.append(tr)
-                        _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
-                        spec = str(tr.checkpoint)
-                        identity = trained_identity(tr.config_hash, str(tr.checkpoint.relative_to(results)),
-                                                    tr.model_sha256, trains_transformer(suite, v))
-                except SynrankError as exc:
+            try:
+                spec, identity, keys = _row_model(suite, v, ds_specs, idents, results, specs, overwrite, trainings)
+            except SynrankError as exc:
+                if v.kind == "bm25":
+                    raise
+                if v.kind == "train":
                     logger.error("%s", exc)
-                    failures.append(f"train {v.name}: {exc}")
-                    continue
-            else:
-                try:
-                    spec, identity = _model_identity(suite, v)
-                except SynrankError as exc:
-                    failures.append(f"model {v.name}: {exc}")
-                    continue
-            for ds in ds_specs:
-                out = run_cell(suite, v, ds, results, model_spec=spec, model_identity=identity, overwrite=overwrite)
+                failures.append(f"{'train' if v.kind == 'train' else 'model'} {v.name}: {exc}")
+                continue
+            for ds, key in zip(ds_specs, keys, strict=True):
+                out = run_cell(suite, v, ds, key, model_spec=spec, model=identity, overwrite=overwrite)
                 outcomes.append(out)
                 _report(f"{v.name} × {ds.key}: {out.status}" + (f" ({out.seconds:.1f} s)" if out.seconds else "")
                         + (f" — {out.error}" if out.error else ""))
                 if out.status == "failed":
                     failures.append(f"{v.name}/{ds.key}: {out.error}")
 
-        board_models, baselines, labels = suite_rows(suite, results)
-        board = write_leaderboard(suite, results, board_models, baselines, all_datasets,
-                                  notes=_subsample_notes(suite), labels=labels)
+        rows = suite_rows(suite, results)
+        board = write_leaderboard(suite, results, rows.names, rows.baselines, all_datasets,
+                                  notes=subsample_notes(suite), labels=rows.labels)
         wall = round(time.perf_counter() - t0, 3)
-        manifest = _manifest(suite, results, board_models, all_datasets, trainings, outcomes, failures,
+        manifest = _manifest(suite, results, rows.names, all_datasets, trainings, outcomes, failures,
                              started, wall, argv, plugins)
-        atomic_write_json(results / "manifest.json", manifest)
+        manifest.to_disk(results / MANIFEST_FILE)
     return {"wall_seconds": wall, "outcomes": outcomes, "trainings": trainings, "failures": failures,
             "leaderboard": board}
 
 
-def _model_identity(suite: SuiteConfig, v: VariantSpec) -> tuple[str | None, dict[str, Any]]:
-    """The model spec and cache identity of a ``bm25`` or ``model`` variant."""
-    if v.kind == "bm25":
-        assert v.bm25 is not None
-        return None, {"kind": "bm25", **dataclasses.asdict(v.bm25)}
-    assert v.model is not None
-    spec = resolve_model_spec(v.model, Path(suite.source) if suite.source else None)
-    return spec, model_fingerprint(spec)
+def _register_plugin(suite: SuiteConfig, results: Path, plugins: dict[str, Plugin], name: str, spec: str,
+                     baseline: str | None, started: str) -> VariantSpec:
+    """Remember ``--model spec --name name`` in plugins.json (it stays on the leaderboard); its row."""
+    suite_names = [v.name for v in suite.variants]
+    if name in suite_names:
+        raise ConfigError(f"--name {name!r} is already a variant of suite {suite.name!r}",
+                          hint="choose another name for the plug-in row")
+    baseline = baseline or suite.baseline
+    if baseline not in suite_names and baseline not in plugins:
+        raise ConfigError(f"--baseline {baseline!r} is not a model of this suite")
+    added = plugins[name].added_utc if name in plugins else started
+    plugins[name] = Plugin(model=resolve_model_spec(spec), baseline=baseline, added_utc=added)
+    Plugins(models=plugins).to_disk(results / PLUGINS_FILE)
+    return plugin_variant(name, plugins[name])
+
+
+def _row_model(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], idents: dict[str, dict[str, Any]],
+               results: Path, specs: TrainingSpecs, overwrite: bool, trainings: list[TrainOutcome],
+               ) -> tuple[str | None, dict[str, Any], list[CellKey]]:
+    """What a row's cells are evaluated with: the model spec (None for BM25, and for a trained model none
+    of whose cells needs it), the model's identity, and each cell's key. A training row is trained
+    (or its finished run reused) unless every cell of its finished run is finished."""
+    if v.kind != "train":
+        spec, identity = model_identity(suite, v)
+        return spec, identity, _cell_keys(suite, v, datasets, idents, results, identity)
+    training = specs(v)
+    done = None if overwrite else finished_training(training, results)
+    keys = _cell_keys(suite, v, datasets, idents, results, done) if done is not None else []
+    if done is not None and all(cell_cache_problem(k) is None for k in keys):
+        _report(f"train {v.name}: cached (cells finished)")  # the weights are not needed
+        return None, done, keys
+    tr = run_training(training, results, overwrite=overwrite)
+    trainings.append(tr)
+    _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
+    identity = tr.model_identity(results, training)
+    if identity != done:
+        keys = _cell_keys(suite, v, datasets, idents, results, identity)
+    return str(tr.checkpoint), identity, keys
 
 
 def plan_suite(suite: SuiteConfig, results: Path, models: list[str] | None = None,
@@ -378,72 +359,62 @@ def plan_suite(suite: SuiteConfig, results: Path, models: list[str] | None = Non
     ``why`` None for a cell it would reuse (same config, files verified), else the reason to compute it."""
     ds_keys = _select([d.key for d in suite.datasets], datasets, "dataset")
     ds_specs = [d for d in suite.datasets if d.key in ds_keys]
+    idents = {d.key: dataset_identity(d) for d in ds_specs}
+    specs = TrainingSpecs(suite)
     plan: list[tuple[str, str, str | None]] = []
     for v in [suite.variant(n) for n in _select([v.name for v in suite.variants], models, "model")]:
         if v.kind == "train":
-            identity = finished_training(suite, v, results)
+            identity = finished_training(specs(v), results)
             if identity is None:
                 plan.extend((v.name, d.key, "its model must be trained first") for d in ds_specs)
                 continue
         else:
-            identity = _model_identity(suite, v)[1]
-        plan.extend((v.name, d.key, cell_cache_problem(suite, v, d, results, identity)) for d in ds_specs)
+            identity = model_identity(suite, v)[1]
+        keys = _cell_keys(suite, v, ds_specs, idents, results, identity)
+        plan.extend((v.name, d.key, cell_cache_problem(k)) for d, k in zip(ds_specs, keys, strict=True))
     return plan
-
-
-def _subsample_notes(suite: SuiteConfig) -> list[str]:
-    notes = []
-    for d in suite.datasets:
-        if d.max_queries:
-            notes.append(f"{d.key}: a seeded random subset of at most {d.max_queries} judged queries "
-                         f"(seed {d.sample_seed}); the ids are listed in each cell's cell.json")
-    return notes
 
 
 def _manifest(suite: SuiteConfig, results: Path, models: list[str], datasets: list[str],
               trainings: list[TrainOutcome], outcomes: list[CellOutcome], failures: list[str], started: str,
-              wall: float, argv: list[str] | None, plugins: dict[str, Any]) -> dict[str, Any]:
-    from benchmarks.cells import CELL_MARKER, TRAIN_MARKER
-
+              wall: float, argv: list[str] | None, plugins: dict[str, Plugin]) -> SuiteManifest:
     suite_dict = dataclasses.asdict(suite)
     suite_dict.pop("source", None)
     this_run = {f"{o.model}/{o.dataset}": o.status for o in outcomes}
-    cells, train = [], []
+    cells: list[ManifestCell] = []
+    train: list[ManifestTraining] = []
     for m in models:
-        tm = read_marker(results / "train" / m / TRAIN_MARKER)
+        tm = read_or_warn(TrainMarker, results / "train" / m / TRAIN_MARKER, "left out of the manifest")
         if tm:
-            train.append({"model": m, "config_hash": tm["config_hash"], "seconds": tm["timings"]["train"],
-                          "seed": tm["config"].get("seed"), "max_steps": tm["config"].get("max_steps"),
-                          "config_source": tm.get("config_source"), "finished_utc": tm.get("finished_utc"),
-                          "this_invocation": next((t.status for t in trainings if t.model == m), "not run")})
+            train.append(ManifestTraining(
+                model=m, config_hash=tm.config_hash, seconds=tm.timings["train"], seed=tm.config.get("seed"),
+                max_steps=tm.config.get("max_steps"), config_source=tm.config_source, finished_utc=tm.finished_utc,
+                this_invocation=next((t.status for t in trainings if t.model == m), "not run")))
         for d in datasets:
-            cm = read_marker(results / "cells" / m / d / CELL_MARKER)
+            cm = read_or_warn(CellMarker, results / "cells" / m / d / CELL_MARKER, "left out of the manifest")
             if cm:
-                cells.append({"model": m, "dataset": d, "config_hash": cm["config_hash"],
-                              "seconds": cm["timings"].get("total"), "timings": cm["timings"],
-                              "n_queries": cm["n_queries"], "dataset_sha256": cm["dataset_sha256"],
-                              "subsampled": bool(cm.get("subsample")), "finished_utc": cm.get("finished_utc"),
-                              "this_invocation": this_run.get(f"{m}/{d}", "not run")})
-    previous = read_marker(results / "manifest.json") or {}
-    history = list(previous.get("invocations", []))
-    history.append({"argv": argv, "started_utc": started, "wall_seconds": wall,
-                    "computed": sum(o.status == "computed" for o in outcomes),
-                    "cached": sum(o.status == "cached" for o in outcomes),
-                    "failed": sum(o.status == "failed" for o in outcomes),
-                    "trained": sum(t.status != "cached" for t in trainings), "failures": failures})
-    dataset_sums = {c["dataset"]: c["dataset_sha256"] for c in cells}
-    return {
-        "schema": "synrank.benchmark-manifest/v1",
-        "suite": suite_dict, "suite_hash": config_hash(suite_dict), "plugins": plugins,
-        "seeds": {"significance": suite.significance.seed,
-                  "subsample": {d.key: d.sample_seed for d in suite.datasets if d.max_queries},
-                  "training": {t["model"]: t["seed"] for t in train}},
-        "dataset_sha256": dataset_sums,
-        "timings": {"this_invocation_wall_seconds": wall,
-                    "cells_seconds_total": round(sum(c["seconds"] or 0 for c in cells), 3),
-                    "training_seconds_total": round(sum(t["seconds"] for t in train), 3)},
-        "training": train, "cells": cells, "invocations": history, **environment(),
-    }
+                cells.append(ManifestCell(
+                    model=m, dataset=d, config_hash=cm.config_hash, seconds=cm.timings.get("total"),
+                    timings=cm.timings, n_queries=cm.n_queries, dataset_sha256=cm.dataset_sha256,
+                    subsampled=bool(cm.subsample), finished_utc=cm.finished_utc,
+                    this_invocation=this_run.get(f"{m}/{d}", "not run")))
+    previous = read_or_warn(SuiteManifest, results / MANIFEST_FILE, "its invocation history starts again")
+    history = list(previous.invocations) if previous else []
+    history.append(Invocation(argv=argv, started_utc=started, wall_seconds=wall,
+                              computed=sum(o.status == "computed" for o in outcomes),
+                              cached=sum(o.status == "cached" for o in outcomes),
+                              failed=sum(o.status == "failed" for o in outcomes),
+                              trained=sum(t.status != "cached" for t in trainings), failures=failures))
+    return SuiteManifest(
+        suite=suite_dict, suite_hash=config_hash(suite_dict), plugins=plugins,
+        seeds={"significance": suite.significance.seed,
+               "subsample": {d.key: d.sample_seed for d in suite.datasets if d.max_queries},
+               "training": {t.model: t.seed for t in train}},
+        dataset_sha256={c.dataset: c.dataset_sha256 for c in cells},
+        timings={"this_invocation_wall_seconds": wall,
+                 "cells_seconds_total": round(sum(c.seconds or 0 for c in cells), 3),
+                 "training_seconds_total": round(sum(t.seconds for t in train), 3)},
+        training=train, cells=cells, invocations=history, **environment())
 
 
 def _report(line: str) -> None:
@@ -496,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
         suite = load_suite(args.suite)
-        results = args.output or default_results_dir(suite)
+        results = args.output or results_dir(suite)
         if args.preflight:
             names = [v.name for v in suite.variants]
             notes = preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],
@@ -512,9 +483,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.report_only:
             with folder_lock(results, what="results folder"):
-                models, baselines, labels = suite_rows(suite, results)
-                board = write_leaderboard(suite, results, models, baselines, notes=_subsample_notes(suite),
-                                          labels=labels)
+                rows = suite_rows(suite, results)
+                board = write_leaderboard(suite, results, rows.names, rows.baselines, notes=subsample_notes(suite),
+                                          labels=rows.labels)
             print_summary(board, results)
             return 0
         summary = run_suite(suite, results, models=args.models, datasets=args.datasets,

@@ -32,6 +32,7 @@ from synrank.errors import ConfigError, show
 from synrank.paths import check_safe_name
 
 SUITES_DIR = Path(__file__).resolve().parent / "configs" / "suites"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -235,6 +236,11 @@ def suite_path(name_or_path: str | Path) -> Path:
     known = sorted(q.stem for q in SUITES_DIR.glob("*.y*ml"))
     raise ConfigError(f"unknown suite {str(name_or_path)!r}", SUITES_DIR,
                       hint=f"known suites: {', '.join(known)}; or pass a suite file path")
+
+
+def results_dir(suite: SuiteConfig) -> Path:
+    """Where a suite's results go unless told otherwise: ``results/<suite>/`` in the checkout."""
+    return REPO_ROOT / "results" / suite.name
 
 
 def load_suite(name_or_path: str | Path) -> SuiteConfig:

@@ -75,6 +75,11 @@ class HubError(LocatedError):
     """The Hugging Face Hub cannot be used (offline, no token, the Hub refused the upload)."""
 
 
+class RecordError(LocatedError):
+    """A result file (``metrics.json``, ``cell.json``, ``manifest.json`` ...) is damaged, is not the file
+    it should be, or was written by a newer synrank (:mod:`synrank.records`)."""
+
+
 class LockedError(SynrankError):
     """Another process holds the lock on an output folder."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,19 @@ def present_datasets(root: Path, *names: str) -> list[str]:
         need_datasets(root, *names)
         return list(names)
     return [n for n in names if (root / n).is_dir()]
+
+
+def committed_files(pattern: str) -> list[Path]:
+    """The files git tracks under ``pattern`` (e.g. ``results/*/metrics.json``); skips the calling test
+    outside a git checkout (a source archive)."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "ls-files", pattern], check=True, capture_output=True,
+                             text=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        out = []
+    if not out:
+        pytest.skip("no git checkout with committed results")
+    return [REPO / p for p in out]
 
 
 def _unpack_shipped(dest: Path) -> Path:

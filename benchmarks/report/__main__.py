@@ -15,8 +15,9 @@ from pathlib import Path
 
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard
 from benchmarks.report.browser import BrowserError, screenshot_report
-from benchmarks.run import _subsample_notes, default_results_dir, quiet_third_party, suite_rows
-from benchmarks.suites import load_suite
+from benchmarks.rows import subsample_notes, suite_rows
+from benchmarks.suites import load_suite, results_dir
+from synrank.cliargs import quiet_noisy_loggers
 from synrank.errors import SynrankError, describe_os_error
 from synrank.io import folder_lock
 
@@ -35,16 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    quiet_third_party(args.verbose)
+    quiet_noisy_loggers(args.verbose)
     try:
         suite = load_suite(args.suite)
-        results = args.results or default_results_dir(suite)
+        results = args.results or results_dir(suite)
         if not (results / "cells").is_dir():
             raise SynrankError(f"{results}: no cells/ folder; run `python -m benchmarks.run --suite {suite.name}` first")
         with folder_lock(results, what="results folder"):
-            models, baselines, labels = suite_rows(suite, results)
-            board = write_leaderboard(suite, results, models, baselines, notes=_subsample_notes(suite),
-                                      plots=not args.no_plots, labels=labels)
+            rows = suite_rows(suite, results)
+            board = write_leaderboard(suite, results, rows.names, rows.baselines, notes=subsample_notes(suite),
+                                      plots=not args.no_plots, labels=rows.labels)
         shots = screenshot_report(results / REPORT_PAGE, results / "report", args.drill) if args.screenshots else []
     except (SynrankError, BrowserError) as exc:
         print(f"benchmarks.report: error: {exc}", file=sys.stderr)

@@ -30,6 +30,7 @@ from synrank.data.registry import DatasetInfo, dataset_info
 from synrank.data.trec import sort_run_items
 from synrank.errors import DatasetError, SynrankError
 from synrank.io import open_binary, sha256_file
+from synrank.records import RUN_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ JUDGED_DOCS = 3
 EXTREMES = 15
 QUERY_CHARS = 200
 DOC_CHARS = 240
-RUN_FILE = "run.trec.gz"
 
 
 def _num(x: float | None) -> float | None:
@@ -52,15 +52,7 @@ def cut(text: str, n: int) -> str:
 
 
 def _recorded_checksums(report: Report, model: str, dataset: str) -> dict[str, str]:
-    cell = report.cells[(model, dataset)]
-    if cell.marker.get("dataset_checksums"):
-        return dict(cell.marker["dataset_checksums"])
-    folder = report.results / "cells" / cell.replicates[0] / dataset
-    try:
-        metrics = json.loads((folder / "metrics.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return dict((metrics.get("dataset") or {}).get("checksums") or {})
+    return dict(report.cells[(model, dataset)].first.dataset_checksums)
 
 
 def _changed_files(info: DatasetInfo, recorded: dict[str, str]) -> list[str]:
@@ -183,7 +175,7 @@ def _add_texts(report: Report, d: str, spec, present: list[str], entry: dict[str
         if spec is None:
             raise SynrankError(f"dataset {d!r} is not in the suite file")
         info = dataset_info(spec.name)
-        split = report.cells[(present[0], d)].marker.get("split") or spec.split
+        split = report.cells[(present[0], d)].first.split or spec.split
         data = load_dataset(info, split=split, corpus=False)
     except SynrankError as exc:
         notes.append(f"query and document texts left out: {exc}")

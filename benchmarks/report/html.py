@@ -269,41 +269,36 @@ def _kv(items: list[tuple[str, Any]]) -> str:
 def _provenance_section(report: Report) -> str:
     m = report.manifest
     parts = ['<section id="provenance"><h2>Provenance</h2>']
-    if not m:
+    if m is None:
         parts.append('<p class="note">No manifest.json in the results folder.</p></section>')
         return "\n".join(parts)
-    invocations = m.get("invocations") or []
-    parts.append(_kv([("git commit of the last run", m.get("git_commit")), ("manifest written (UTC)", m.get("created_utc")),
-                      ("suite config hash", m.get("suite_hash")), ("invocations", len(invocations)),
-                      ("cells recorded", len(m.get("cells") or [])),
-                      ("seconds in cells / training", f"{(m.get('timings') or {}).get('cells_seconds_total')} / "
-                                                      f"{(m.get('timings') or {}).get('training_seconds_total')}")]))
-    seeds = m.get("seeds") or {}
+    invocations = m.invocations
+    parts.append(_kv([("git commit of the last run", m.git_commit), ("manifest written (UTC)", m.created_utc),
+                      ("suite config hash", m.suite_hash), ("invocations", len(invocations)),
+                      ("cells recorded", len(m.cells)),
+                      ("seconds in cells / training", f"{m.timings.get('cells_seconds_total')} / "
+                                                      f"{m.timings.get('training_seconds_total')}")]))
+    seeds = m.seeds
     parts.append("<h3>Seeds</h3>" + _kv([("significance tests", seeds.get("significance")),
                                          ("query subsamples", json.dumps(seeds.get("subsample") or {}, sort_keys=True)),
                                          ("training", json.dumps(seeds.get("training") or {}, sort_keys=True))]))
-    parts.append("<h3>Environment</h3>" + _kv(sorted((m.get("versions") or {}).items()))
-                 + _kv(sorted((m.get("hardware") or {}).items())))
-    sums = m.get("dataset_sha256") or {}
-    if sums:
-        parts.append("<h3>Datasets (sha256 of the files read)</h3>" + _kv(sorted(sums.items())))
-    train = m.get("training") or []
-    if train:
+    parts.append("<h3>Environment</h3>" + _kv(sorted(m.versions.items())) + _kv(sorted(m.hardware.items())))
+    if m.dataset_sha256:
+        parts.append("<h3>Datasets (sha256 of the files read)</h3>" + _kv(sorted(m.dataset_sha256.items())))
+    if m.training:
         parts.append("<h3>Training runs</h3>" + _simple_table(
             ["model", "config hash", "seconds", "seed", "max steps", "finished (UTC)", "config"],
-            [[t.get("model", ""), t.get("config_hash", ""), f"{t.get('seconds') or 0:.1f}", str(t.get("seed", "")),
-              str(t.get("max_steps", "")), t.get("finished_utc") or "", project_path(t.get("config_source"))]
-             for t in train], 2))
+            [[t.model, t.config_hash, f"{t.seconds or 0:.1f}", str(t.seed), str(t.max_steps), t.finished_utc or "",
+              project_path(t.config_source)] for t in m.training], 2))
     if invocations:
         shown = invocations[-MAX_INVOCATIONS:]
         parts.append(f"<h3>Invocations (last {len(shown)} of {len(invocations)})</h3>" + _simple_table(
             ["started (UTC)", "arguments", "wall (s)", "computed", "cached", "failed", "trained"],
-            [[i.get("started_utc", ""), " ".join(str(a) for a in (i.get("argv") or [])),
-              f"{i.get('wall_seconds') or 0:.1f}", str(i.get("computed", "")), str(i.get("cached", "")),
-              str(i.get("failed", "")), str(i.get("trained", ""))] for i in shown], 2, sortable=False))
-    if m.get("suite"):
+            [[i.started_utc, " ".join(str(a) for a in (i.argv or [])), f"{i.wall_seconds or 0:.1f}", str(i.computed),
+              str(i.cached), str(i.failed), str(i.trained)] for i in shown], 2, sortable=False))
+    if m.suite:
         parts.append("<details><summary>Suite configuration as run</summary><pre>"
-                     + _e(json.dumps(m["suite"], indent=1, sort_keys=False)) + "</pre></details>")
+                     + _e(json.dumps(m.suite, indent=1, sort_keys=False)) + "</pre></details>")
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -329,11 +324,11 @@ def render_html(report: Report, images: dict[str, bytes]) -> str:
     css = (ASSETS / "report.css").read_text("utf-8")
     script = (ASSETS / "report.js").read_text("utf-8")
     data = drilldown_data(report)
-    commit = str(m.get("git_commit") or "")[:12]
+    commit = str(m.git_commit or "")[:12] if m is not None else ""
     n_rows = len(report.score_table())
     meta = (f"Results <code>{_e(results_label(report))}</code> · {n_rows} rows × {len(report.datasets)} datasets · "
             f"primary measure {_e(report.measure)} · significance: {_e(report.test_short)}, α = {report.alpha}"
-            + (f" · last run at commit <code>{_e(commit)}</code>, manifest {_e(m.get('created_utc', ''))}" if m else ""))
+            + (f" · last run at commit <code>{_e(commit)}</code>, manifest {_e(m.created_utc)}" if m is not None else ""))
     nav = "".join(f'<a href="#{s}">{t}</a>' for s, t in (
         ("leaderboard", "Scores"), ("plots", "Plots"), ("comparisons", "Comparisons"), ("drill", "Per-query"),
         ("costs", "Cost"), ("datasets", "Datasets"), ("provenance", "Provenance")))

@@ -15,8 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cells import read_marker
-from benchmarks.leaderboard import Cell, build_rows, comparison_rows, cost_rows, load_cells, replicate_folders
+from benchmarks.leaderboard import (
+    Cell,
+    build_rows,
+    comparison_rows,
+    cost_rows,
+    load_cells,
+    read_manifest,
+    replicate_folders,
+)
+from benchmarks.records import SuiteManifest
+from benchmarks.rows import row_baselines
 from benchmarks.suites import SuiteConfig
 
 
@@ -76,7 +85,7 @@ class Report:
     costs: list[dict[str, Any]]
     cells: dict[tuple[str, str], Cell] = field(repr=False)
     notes: list[str] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict, repr=False)
+    manifest: SuiteManifest | None = field(default=None, repr=False)
     _by_key: dict[tuple[str, str, str], dict[str, Any]] | None = field(default=None, init=False, repr=False)
 
     # ---------------------------------------------------------------------------------- basics
@@ -110,7 +119,7 @@ class Report:
 
     def vs(self, model: str) -> str | None:
         """The row ``model`` is tested against, None for a reference row."""
-        base = self.baselines.get(model, self.suite.baseline)
+        base = self.baselines[model]
         return None if base == model else base
 
     def row(self, model: str, dataset: str, measure: str | None = None) -> dict[str, Any] | None:
@@ -226,9 +235,11 @@ def build_report(suite: SuiteConfig, results: Path, models: list[str], baselines
                  datasets: list[str] | None = None, notes: list[str] | None = None,
                  labels: dict[str, tuple[str, str]] | None = None) -> Report:
     """Read ``results`` (a suite's results folder) and compute everything the renderers show.
-    ``labels``: a row's (variant, base) for cells committed without their completion marker
-    (default: from the suite's variants)."""
+    ``baselines``: the rows' baselines (a row not in it gets its variant's, else the suite's:
+    :func:`benchmarks.rows.row_baselines`); ``labels``: a row's (variant, base) for cells committed
+    without their completion marker (default: from the suite's variants)."""
     datasets = datasets or [d.key for d in suite.datasets]
+    baselines = row_baselines(suite, list(models), baselines)
     if labels is None:
         labels = {v.name: (v.label, v.base or "") for v in suite.variants}
     cells = load_cells(results, models, datasets, labels)
@@ -236,7 +247,7 @@ def build_report(suite: SuiteConfig, results: Path, models: list[str], baselines
     comp = comparison_rows(suite, cells, datasets)
     folders = replicate_folders(results, models)
     costs = cost_rows(results, [name for m in models for name in folders[m]], datasets)
-    manifest = read_marker(results / "manifest.json") or {}
+    manifest = read_manifest(results)
     return Report(suite=suite, results=results, models=list(models), datasets=list(datasets),
                   baselines=dict(baselines), rows=rows, comparisons=comp, costs=costs, cells=cells,
                   notes=list(notes or []), manifest=manifest)

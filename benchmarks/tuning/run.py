@@ -25,18 +25,18 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cells import find_trained_model
+from benchmarks.training_runs import find_trained_model
 from synrank.config import load_config_file
 from synrank.errors import ConfigError
 from synrank.evaluation.pipeline import evaluate_model
 from synrank.io import atomic_write_text
 from synrank.provenance import config_hash
+from synrank.records import TRAINING_FILE, TrainingRecord
 from synrank.training.config import load_train_config
 from synrank.training.trainer import comparable_config, train
 
@@ -56,11 +56,11 @@ def _train(run: dict[str, Any], grid_name: str, root: Path) -> tuple[Path, dict[
         stored = _stored_hash(folder)
         if stored is None:
             raise ConfigError(f"run {run['name']!r}: reuse folder holds no trained model",
-                              folder / "training_config.json",
+                              folder / TRAINING_FILE,
                               hint="train it first (e.g. python -m benchmarks.run --suite cpu), or drop 'reuse'")
         if stored != chash:
             raise ConfigError(f"run {run['name']!r}: reuse folder was trained with config hash {stored}, "
-                              f"the grid's config has {chash}", folder / "training_config.json",
+                              f"the grid's config has {chash}", folder / TRAINING_FILE,
                               hint="drop 'reuse' to train this run afresh")
         model_dir = find_trained_model(folder)
         if model_dir is not None:
@@ -71,15 +71,13 @@ def _train(run: dict[str, Any], grid_name: str, root: Path) -> tuple[Path, dict[
                     run["name"], folder)
     out = root / "runs" / "tuning" / grid_name / run["name"]
     start = time.perf_counter()
-    train(cfg, output=out, resume=(out / "training_config.json").exists())
+    train(cfg, output=out, resume=(out / TRAINING_FILE).exists())
     return out, cfg.to_dict(), chash, time.perf_counter() - start
 
 
 def _stored_hash(folder: Path) -> str | None:
-    path = folder / "training_config.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8")).get("config_hash")
+    record = TrainingRecord.read(folder / TRAINING_FILE)
+    return record.config_hash if record is not None else None
 
 
 def _row(run: dict[str, Any], cfg: dict[str, Any] | None, chash: str, result: Any, train_s: float,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,6 @@ from synrank.cliargs import add_list_option
 from synrank.errors import DatasetError, SynrankError
 
 logger = logging.getLogger(__name__)
-
-METRICS_SCHEMA = "synrank.metrics/v1"
 
 # options that only make sense with --model, and the value meaning "not given"
 _MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name", "candidates")
@@ -93,7 +90,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _measures(args: argparse.Namespace) -> tuple[str, ...]:
-    from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measures
+    from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measures  # start-up time (see register)
 
     try:
         return tuple(m.name for m in parse_measures(args.measures or DEFAULT_MEASURES))
@@ -102,12 +99,19 @@ def _measures(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _evaluate_run_file(args: argparse.Namespace) -> int:
-    from synrank.data import load_dataset
-    from synrank.data.trec import read_run
-    from synrank.evaluation.evaluator import evaluate_run, write_per_query_tsv
-    from synrank.evaluation.pipeline import CELL_FILES, METRICS_FILE, PER_QUERY_FILE
-    from synrank.io import atomic_write_json, folder_lock, replace_artifacts, sha256_file
-    from synrank.provenance import Timings, config_hash, hardware, package_versions, portable_path
+    # start-up time: the CLI imports every command module to register it, so the work's imports wait until here
+    from synrank.data import load_dataset  # start-up time
+    from synrank.data.trec import read_run  # start-up time
+    from synrank.evaluation.evaluator import evaluate_run  # start-up time (pytrec_eval)
+    from synrank.io import folder_lock, sha256_file  # start-up time
+    from synrank.provenance import Timings, config_hash, environment, portable_path  # start-up time
+    from synrank.records import (  # start-up time
+        METRICS_FILE,
+        PER_QUERY_FILE,
+        DatasetRef,
+        EvaluationRecord,
+        write_evaluation,
+    )
 
     measures = _measures(args)
     timings = Timings()
@@ -144,26 +148,18 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
             "relevance_threshold": result.relevance_threshold,
             "ignore_identical_ids": result.ignore_identical_ids,
         }
-        record: dict[str, Any] = {
-            "schema": METRICS_SCHEMA,
-            "config": config,
-            "config_hash": config_hash(config),
-            "run": {"path": portable_path(args.run, relative_to=args.output), "sha256": run_sha, "n_queries": len(run),
-                    "n_documents": sum(len(d) for d in run.values())},
-            "dataset": {"name": dataset.name, "split": dataset.split, "path": portable_path(dataset.info.path, relative_to=args.output),
-                        "sha256": dataset.sha256(), "checksums": dict(dataset.checksums)},
-            **result.summary(),
-            "notes": list(result.notes),
-            "timings": dict(timings),
-            "versions": package_versions(),
-            "hardware": hardware(),
-            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+        record = EvaluationRecord(
+            kind="run", aggregate=result.aggregate, n_queries=result.n_queries, config=config,
+            config_hash=config_hash(config), evaluation=result.evaluation_summary(), notes=list(result.notes),
+            dataset=DatasetRef(name=dataset.name, split=dataset.split,
+                               path=portable_path(dataset.info.path, relative_to=args.output),
+                               sha256=dataset.sha256(), checksums=dict(dataset.checksums)),
+            run={"path": portable_path(args.run, relative_to=args.output), "sha256": run_sha,
+                 "n_queries": len(run), "n_documents": sum(len(d) for d in run.values())},
+            timings=dict(timings), **environment())
         with folder_lock(args.output, what="results folder"):
             # a run.trec.gz left by an earlier --model evaluation of another cell goes (unless it is --run)
-            replace_artifacts(args.output, {
-                PER_QUERY_FILE: lambda p: write_per_query_tsv(result, p),
-                METRICS_FILE: lambda p: atomic_write_json(p, record)}, artifact_names=CELL_FILES, keep=[args.run])
+            write_evaluation(args.output, record, result.per_query_scores(), keep=[args.run])
         logger.info("wrote %s and %s", args.output / PER_QUERY_FILE, args.output / METRICS_FILE)
     _print_scores(header, result.aggregate, args.json)
     return 0
@@ -206,7 +202,7 @@ def _evaluate_model(args: argparse.Namespace) -> int:
 
 def format_scores(aggregate: dict[str, float]) -> str:
     """A two-column table of measures and values (4 decimals, as papers report them)."""
-    import pandas as pd
+    import pandas as pd  # heavy (about 0.3 s); only for printing
 
     frame = pd.DataFrame({"measure": list(aggregate), "value": [float(v) for v in aggregate.values()]})
     return frame.to_string(index=False, float_format=lambda v: f"{v:.4f}")

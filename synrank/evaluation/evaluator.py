@@ -35,6 +35,7 @@ import pytrec_eval
 from synrank.data.trec import sort_run_items
 from synrank.errors import SynrankError
 from synrank.evaluation.measures import DEFAULT_MEASURES, Measure, parse_measures, pytrec_eval_measures
+from synrank.records import EvaluationSummary, PerQueryScores
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,14 @@ class EvalResult:
         """One plain dict per judged query (``query_id`` then the measures), in query-id order."""
         return [{"query_id": qid, **{m: self.per_query[qid][m] for m in self.measures}}
                 for qid in sorted(self.per_query)]
+
+    def per_query_scores(self) -> PerQueryScores:
+        """The per-query scores as ``per_query.tsv`` holds them."""
+        return PerQueryScores.from_rows(self.measures, self.per_query)
+
+    def evaluation_summary(self) -> EvaluationSummary:
+        """How the run was scored, as ``metrics.json`` records it (:meth:`summary` without the scores)."""
+        return EvaluationSummary(**{k: v for k, v in self.summary().items() if k != "aggregate"})
 
     def summary(self) -> dict[str, Any]:
         """JSON-able description of the result without the per-query values."""
@@ -214,16 +223,9 @@ def _collect(scores: dict[str, dict[str, float]], measures: list[Measure],
 
 def format_per_query_tsv(result: EvalResult) -> str:
     """``query_id`` plus one column per measure, queries in id order, values printed exactly."""
-    lines = ["\t".join(("query_id", *result.measures))]
-    for record in result.to_records():
-        lines.append("\t".join([record["query_id"], *(repr(float(record[m])) for m in result.measures)]))
-    return "\n".join(lines) + "\n"
+    return result.per_query_scores().to_text()
 
 
 def write_per_query_tsv(result: EvalResult, path: str | Path) -> Path:
-    """Write :func:`format_per_query_tsv` atomically."""
-    from synrank.io import atomic_write_text
-
-    path = Path(path)
-    atomic_write_text(path, format_per_query_tsv(result))
-    return path
+    """Write ``per_query.tsv`` atomically (:class:`synrank.records.PerQueryScores`)."""
+    return result.per_query_scores().to_disk(path)

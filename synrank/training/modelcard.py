@@ -15,6 +15,7 @@ skips it), so writing or updating the card never changes a cache key.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,8 +24,12 @@ from typing import Any
 import yaml
 
 from synrank import __version__
+from synrank.errors import RecordError
 from synrank.evaluation.mteb_format import metric_name
 from synrank.io import atomic_write_text
+from synrank.records import TRAINING_FILE, TrainingRecord
+
+logger = logging.getLogger(__name__)
 
 CARD_FILE = "README.md"
 #: synrank's model aliases and the Hub models they are copies of
@@ -86,10 +91,20 @@ def _similarity(folder: Path) -> str | None:
     return _read_json(folder / "config_sentence_transformers.json").get("similarity_fn_name")
 
 
-def _data_lines(record: dict[str, Any]) -> list[str]:
+def _training_record(folder: Path) -> TrainingRecord | None:
+    """The folder's ``training_config.json``; None when there is none (a model not trained here) or it
+    cannot be read (the card is then written without what it holds)."""
+    try:
+        return TrainingRecord.read(folder / TRAINING_FILE)
+    except RecordError as exc:
+        logger.warning("%s; the model card leaves the training record out", exc)
+        return None
+
+
+def _data_lines(record: TrainingRecord | None) -> list[str]:
     lines = []
-    config_sources = (record.get("config") or {}).get("data") or []
-    for i, rep in enumerate(record.get("data") or []):
+    config_sources = (record.config.get("data") or []) if record else []
+    for i, rep in enumerate(record.data if record else []):
         src = config_sources[i] if i < len(config_sources) else {}
         what = rep.get("name") or src.get("path") or src.get("dataset")
         n_files = len(rep.get("checksums") or {})
@@ -108,11 +123,11 @@ def build_model_card(folder: str | Path, scores: Scores | None = None, *, name: 
     """The card's text for ``folder`` (see the module docstring). ``scores``: ``{dataset: {measure: value}}``;
     ``splits``: the split each dataset was evaluated on; ``scores_note``: where the scores come from."""
     folder = Path(folder)
-    record = _read_json(folder / "training_config.json")
+    record = _training_record(folder)
     state = _read_json(folder / "trainer_state.json")
-    cfg = record.get("config") or {}
+    cfg = record.config if record else {}
     model_cfg = cfg.get("model") or {}
-    name = name or record.get("name") or cfg.get("name") or folder.name
+    name = name or (record.name if record else None) or cfg.get("name") or folder.name
     base = model_cfg.get("base")
     hub_base = HUB_BASE_MODELS.get(str(base)) if base else None
     loss = cfg.get("loss")
@@ -130,7 +145,8 @@ def build_model_card(folder: str | Path, scores: Scores | None = None, *, name: 
     index = model_index(name, scores or {}, splits)
     if index:
         meta["model-index"] = index
-    meta["synrank"] = {"version": __version__, "config_hash": record.get("config_hash"), "loss": loss,
+    config_hash = record.config_hash if record else None
+    meta["synrank"] = {"version": __version__, "config_hash": config_hash, "loss": loss,
                        "steps": steps, "similarity": _similarity(folder)}
     if index and scores_note:
         meta["synrank"]["scores_source"] = scores_note
@@ -164,10 +180,10 @@ def build_model_card(folder: str | Path, scores: Scores | None = None, *, name: 
             body.append(f"| {ds}{' (' + splits[ds] + ')' if splits and splits.get(ds) else ''} | "
                         + " | ".join(f"{scores[ds][m]:.4f}" if m in scores[ds] else "" for m in measures) + " |")
         body.append("")
-    env = record.get("environment") or {}
+    env = record.environment if record else {}
     body += ["## Config", "", "```yaml", yaml.safe_dump(cfg, sort_keys=False).rstrip() or "{}", "```", "",
              "## Provenance", "",
-             f"synrank {__version__}; config hash `{record.get('config_hash')}`; git commit "
+             f"synrank {__version__}; config hash `{config_hash}`; git commit "
              f"`{env.get('git_commit')}`; trained {env.get('created_utc')} on "
              f"{(env.get('hardware') or {}).get('cpu_model') or 'unknown hardware'}. "
              "The full record is in `training_config.json` and `trainer_state.json`.", ""]

@@ -34,8 +34,9 @@ from torch import nn
 from synrank.config import check_ranges
 from synrank.errors import SynrankError, TrainingError
 from synrank.hardware import cpu_has_native_bf16
-from synrank.io import atomic_write_json, folder_lock
+from synrank.io import folder_lock
 from synrank.provenance import config_hash, environment, peak_rss_mb, portable_path
+from synrank.records import TRAINING_FILE, TrainingRecord
 from synrank.training import checkpoint as ckpt
 from synrank.training.bucketing import DEFAULT_CHUNK_SIZE, encode_bucketed
 from synrank.training.config import TrainConfig
@@ -269,54 +270,53 @@ class Trainer:
         if existing and not self.resume:
             raise TrainingError("output folder already holds a training run", out,
                                 hint="pass --resume to continue it, or choose another --output")
-        if self.resume and (out / "training_config.json").exists():
-            prev = json.loads((out / "training_config.json").read_text(encoding="utf-8"))
-            if prev.get("config_hash") != config_hash(comparable_config(self.cfg)):
+        if self.resume and (out / TRAINING_FILE).exists():
+            prev = TrainingRecord.from_disk(out / TRAINING_FILE)
+            if prev.config_hash != config_hash(comparable_config(self.cfg)):
                 raise TrainingError("--resume with a config that differs from the one this run started with",
                                     out / "training_config.json",
                                     hint="resume with the same config (and --max-steps), or use a new --output")
             self._warn_if_not_bit_identical(prev)
         return latest
 
-    def _warn_if_not_bit_identical(self, prev: dict[str, Any]) -> None:
+    def _warn_if_not_bit_identical(self, prev: TrainingRecord) -> None:
         """``threads`` and ``device`` are not part of the config hash (a run may move to another machine),
         but they change the order of float reductions: say so instead of resuming silently."""
-        was_threads = prev.get("environment", {}).get("hardware", {}).get("torch_threads")
+        was_threads = prev.environment.get("hardware", {}).get("torch_threads")
         now_threads = torch.get_num_threads()
         changes = []
         if was_threads is not None and was_threads != now_threads:
             changes.append(f"threads={now_threads}, started with {was_threads}")
-        if prev.get("device") is not None and prev["device"] != self.dist.device:
-            changes.append(f"device={self.dist.device}, started with {prev['device']}")
+        if prev.device != self.dist.device:
+            changes.append(f"device={self.dist.device}, started with {prev.device}")
         if changes:
             logger.warning("%s: resumed with %s: the result will not be bit-identical to an uninterrupted run",
                            self.output / "training_config.json", "; ".join(changes))
 
-    def _provenance(self, reports, n_items: int, steps: int, sampler: GroupSampler | None) -> dict[str, Any]:
-        return {
-            "schema": "synrank.training/v1",
-            "name": self.cfg.name,
-            "config": recorded_config(self.cfg),
-            "config_hash": config_hash(comparable_config(self.cfg)),
-            "seeds": {"seed": self.cfg.seed, "python/numpy/torch": self.cfg.seed,
-                      "torch_per_rank": "seed + rank", "sampler": "default_rng([seed, epoch(, item)])"},
-            "data": [r.to_dict() for r in reports],
-            "n_training_items": n_items,
-            "total_steps": steps,
-            "batches_per_epoch": sampler.batches_per_epoch if sampler else 0,
-            "effective_batch_size": self.cfg.batch_size * self.cfg.grad_accumulation,
-            "saved_max_seq_length": inference_max_seq_length(self.cfg.model),
-            "passage_encoding": {"length_sorted_chunks": DEFAULT_CHUNK_SIZE,
-                                 "applies_to": "encoders with an attention mask (not static)"},
-            "world_size": self.dist.world_size,
-            "backend": self.dist.backend,
-            "device": self.dist.device,
-            **({"deterministic": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-                                  "cudnn_benchmark": torch.backends.cudnn.benchmark,
-                                  "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}}
-               if self.cfg.deterministic else {}),
-            "environment": environment(),
-        }
+    def _provenance(self, reports, n_items: int, steps: int, sampler: GroupSampler | None) -> TrainingRecord:
+        return TrainingRecord(
+            name=self.cfg.name,
+            config=recorded_config(self.cfg),
+            config_hash=config_hash(comparable_config(self.cfg)),
+            seeds={"seed": self.cfg.seed, "python/numpy/torch": self.cfg.seed,
+                   "torch_per_rank": "seed + rank", "sampler": "default_rng([seed, epoch(, item)])"},
+            data=[r.to_dict() for r in reports],
+            n_training_items=n_items,
+            total_steps=steps,
+            batches_per_epoch=sampler.batches_per_epoch if sampler else 0,
+            effective_batch_size=self.cfg.batch_size * self.cfg.grad_accumulation,
+            saved_max_seq_length=inference_max_seq_length(self.cfg.model),
+            passage_encoding={"length_sorted_chunks": DEFAULT_CHUNK_SIZE,
+                              "applies_to": "encoders with an attention mask (not static)"},
+            world_size=self.dist.world_size,
+            backend=self.dist.backend,
+            device=self.dist.device,
+            deterministic={"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+                           "cudnn_benchmark": torch.backends.cudnn.benchmark,
+                           "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
+            if self.cfg.deterministic else None,
+            environment=environment(),
+        )
 
     def _completed_state(self) -> dict[str, Any] | None:
         state_file = self.output / "trainer_state.json"
@@ -422,18 +422,18 @@ class Trainer:
             start_step = resumed_from = int(state["global_step"])
             logger.info("resuming %s from step %d", self.output, start_step)
 
-        reports_dicts = self._provenance(reports, len(items), steps, sampler)
+        record = self._provenance(reports, len(items), steps, sampler)
         if info.is_main and steps > 0 and start_step == 0:
             # its own loss object: the check must not advance any state of the one that trains
             regime = check_loss_regime(model, items, cfg, build_loss(cfg.loss, **cfg.loss_kwargs), device=info.device)
-            reports_dicts["loss_regime"] = regime.to_dict()
+            record.loss_regime = regime.to_dict()
             if regime.warning():
                 logger.warning("%s: %s", cfg.name, regime.warning())
             else:
                 logger.info("%s: loss regime OK (%s)", cfg.name, ", ".join(
                     f"{k} {v:+.3g}" for k, v in regime.descent_mean.items()))
         if info.is_main:
-            atomic_write_json(self.output / "training_config.json", reports_dicts)
+            record.to_disk(self.output / TRAINING_FILE)
 
         elapsed_before = self.history[-1]["elapsed_s"] if self.history else 0.0
         t0 = time.perf_counter()
@@ -513,10 +513,10 @@ class Trainer:
             write_loss_csv(self.output / "loss_curve.csv", self.history)
             write_loss_png(self.output / "loss_curve.png", self.history,
                            f"{cfg.name}: {cfg.loss}, B={cfg.batch_size}, G={cfg.group_size}")
-            reports_dicts.update({"runtime_s": round(runtime, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
-                                  "samples_per_s": round(samples / runtime, 3) if runtime > 0 else None,
-                                  "resumed_from_step": resumed_from})
-            atomic_write_json(self.output / "training_config.json", reports_dicts)
+            record = replace(record, runtime_s=round(runtime, 3), peak_rss_mb=round(peak_rss_mb(), 1),
+                             samples_per_s=round(samples / runtime, 3) if runtime > 0 else None,
+                             resumed_from_step=resumed_from)
+            record.to_disk(self.output / TRAINING_FILE)
             ckpt.write_state(self.output, {
                 "completed": True, "global_step": step, "total_steps": steps,
                 "sampler": sampler.state_dict() if sampler else None, "final_loss": last_loss,

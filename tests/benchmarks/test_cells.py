@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from benchmarks.cells import training_identity
+from benchmarks.keys import training_config_identity
 from synrank.provenance import config_hash
 from synrank.retrieval.encoders import folder_fingerprint
 
@@ -27,7 +27,7 @@ def _cfg(path: Path) -> dict:
 
 
 def _key(cfg: dict) -> str:
-    return config_hash(training_identity(cfg))
+    return config_hash(training_config_identity(cfg))
 
 
 def test_same_data_elsewhere_gives_the_same_key(tmp_path):
@@ -35,7 +35,7 @@ def test_same_data_elsewhere_gives_the_same_key(tmp_path):
     b = tmp_path / "b" / "synthetic"
     shutil.copytree(a, b)
     assert _key(_cfg(a)) == _key(_cfg(b))
-    ident = training_identity(_cfg(a))
+    ident = training_config_identity(_cfg(a))
     assert str(tmp_path) not in json.dumps(ident)
     assert ident["data"][1] == {"kind": "supervised", "dataset": "scifact"}
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from benchmarks import run as run_mod
-from benchmarks.cells import CELL_MARKER
-from benchmarks.leaderboard import read_per_query
+from benchmarks.records import CELL_MARKER
 from benchmarks.suites import load_suite
+from synrank.records import PerQueryScores
 from tests.data.dlhelpers import write_catalog
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma"]
@@ -60,12 +60,12 @@ def test_forums_are_evaluated_separately_and_averaged(stack):
     marker = json.loads((cell / CELL_MARKER).read_text())
     forum_means = {}
     for forum, n in (("small", 3), ("large", 9)):
-        per_query = read_per_query(cell / forum / "per_query.tsv")
+        per_query = PerQueryScores.from_disk(cell / forum / "per_query.tsv").columns()
         assert len(per_query["nDCG@10"]) == n
         forum_means[forum] = statistics.fmean(per_query["nDCG@10"].values())
     # BEIR's CQADupStack number: the mean of the forum means (small forum weighs as much as the large one)
     assert marker["aggregate"]["nDCG@10"] == pytest.approx(statistics.fmean(forum_means.values()), abs=1e-12)
-    pooled = read_per_query(cell / "per_query.tsv")["nDCG@10"]
+    pooled = PerQueryScores.from_disk(cell / "per_query.tsv").column("nDCG@10")
     assert abs(statistics.fmean(pooled.values()) - marker["aggregate"]["nDCG@10"]) > 1e-3  # the test can tell
     assert sorted(pooled) == sorted([f"small/q{i}" for i in range(3)] + [f"large/q{i}" for i in range(9)])
     assert marker["n_queries"] == 12 and set(marker["forums"]) == {"small", "large"}

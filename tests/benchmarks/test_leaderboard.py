@@ -4,7 +4,6 @@ against statsmodels), wide Markdown with bold best values and significance marks
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,10 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from benchmarks.leaderboard import write_leaderboard
+from benchmarks.report import write_leaderboard
 from benchmarks.suites import SuiteConfig
 from synrank.config import from_dict
+from tests.benchmarks.report_helpers import write_marker
 
 
 def _cell(results: Path, model: str, dataset: str, scores: np.ndarray) -> None:
@@ -23,9 +23,8 @@ def _cell(results: Path, model: str, dataset: str, scores: np.ndarray) -> None:
     ids = [f"q{i:03d}" for i in range(scores.size)]
     lines = ["query_id\tnDCG@10"] + [f"{q}\t{s!r}" for q, s in zip(ids, scores.tolist(), strict=True)]
     (folder / "per_query.tsv").write_text("\n".join(lines) + "\n")
-    (folder / "cell.json").write_text(json.dumps({
-        "aggregate": {"nDCG@10": float(scores.mean())}, "n_queries": int(scores.size),
-        "config_hash": f"h-{model}-{dataset}", "variant": model, "split": "test", "mode": "full"}))
+    write_marker(folder, model=model, dataset=dataset, aggregate={"nDCG@10": float(scores.mean())},
+                 n_queries=int(scores.size), config_hash=f"h-{model}-{dataset}", variant=model)
 
 
 def _scores(path: Path) -> list[float]:

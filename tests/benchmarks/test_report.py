@@ -29,10 +29,11 @@ from benchmarks.report import REPORT_PAGE, build_report, write_leaderboard, writ
 from benchmarks.report.__main__ import main as report_main
 from benchmarks.report.drilldown import EXTREMES, TOP_DOCS, _top_docs, drilldown_data, extreme_queries
 from benchmarks.report.text import markdown
+from benchmarks.rows import subsample_notes, suite_rows
 from benchmarks.suites import SuiteConfig, load_suite
 from synrank.config import from_dict
 from synrank.errors import DatasetError
-from tests.benchmarks.report_helpers import MEASURES, cell_texts, make_fixture, parse_html
+from tests.benchmarks.report_helpers import MEASURES, cell_texts, make_fixture, parse_html, write_marker
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "results" / "smoke"
@@ -48,15 +49,15 @@ def datasets_env(shared_datasets, monkeypatch):
 def toy(tmp_path):
     fx = make_fixture(tmp_path)
     suite = load_suite(fx.suite_file)
-    models, baselines, labels = run_mod.suite_rows(suite, fx.results)
+    models, baselines, labels = suite_rows(suite, fx.results)
     report = build_report(suite, fx.results, models, baselines, labels=labels)
     return fx, suite, report
 
 
 def _report_of(results: Path, suite_name: str):
     suite = load_suite(suite_name)
-    models, baselines, labels = run_mod.suite_rows(suite, results)
-    return build_report(suite, results, models, baselines, notes=run_mod._subsample_notes(suite), labels=labels)
+    models, baselines, labels = suite_rows(suite, results)
+    return build_report(suite, results, models, baselines, notes=subsample_notes(suite), labels=labels)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -174,8 +175,8 @@ def test_seed_aggregation_property(tmp_path_factory, n_seeds, n_queries, seed):
             cell.mkdir(parents=True)
             (cell / "per_query.tsv").write_text("query_id\tnDCG@10\n" + "".join(
                 f"{q}\t{v!r}\n" for q, v in zip(ids, s.tolist(), strict=True)))
-            (cell / "cell.json").write_text(json.dumps({"aggregate": {"nDCG@10": float(s.mean())},
-                                                        "n_queries": n_queries, "config_hash": name}))
+            write_marker(cell, model=name, dataset="d", aggregate={"nDCG@10": float(s.mean())},
+                         n_queries=n_queries, config_hash=name, variant=row)
     suite = from_dict(SuiteConfig, {"name": "p", "baseline": "base", "measures": ["nDCG@10"],
                                     "variants": [{"name": "base", "bm25": {}}, {"name": "r", "bm25": {}}],
                                     "datasets": [{"name": "d"}]})
@@ -201,8 +202,8 @@ def test_replicates_with_other_queries_are_refused(tmp_path):
         cell = results / "cells" / name / "d"
         cell.mkdir(parents=True)
         (cell / "per_query.tsv").write_text("query_id\tnDCG@10\n" + "".join(f"{q}\t0.5\n" for q in ids))
-        (cell / "cell.json").write_text(json.dumps({"aggregate": {"nDCG@10": 0.5}, "n_queries": 2,
-                                                    "config_hash": name}))
+        write_marker(cell, model=name, dataset="d", aggregate={"nDCG@10": 0.5}, n_queries=2, config_hash=name,
+                     variant="r")
     suite = from_dict(SuiteConfig, {"name": "p", "baseline": "r", "measures": ["nDCG@10"],
                                     "variants": [{"name": "r", "bm25": {}}], "datasets": [{"name": "d"}]})
     with pytest.raises(Exception, match=r"cells/r@seed2/d/per_query.tsv: other queries than cells/r@seed1/d"):

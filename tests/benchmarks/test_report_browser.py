@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import run as run_mod
 from benchmarks.report import REPORT_PAGE, build_report, write_report
 from benchmarks.report.browser import dump_dom, file_url, find_chromium, missing_browser, screenshot
+from benchmarks.rows import suite_rows
 from benchmarks.suites import load_suite
 from tests.benchmarks.report_helpers import cell_texts, make_fixture, parse_html
 
@@ -106,7 +106,7 @@ def test_committed_smoke_report_in_browser(chromium, shared_datasets):
 def test_drilldown_shows_top_documents_with_grades(chromium, tmp_path):
     fx = make_fixture(tmp_path)
     suite = load_suite(fx.suite_file)
-    models, baselines, labels = run_mod.suite_rows(suite, fx.results)
+    models, baselines, labels = suite_rows(suite, fx.results)
     write_report(build_report(suite, fx.results, models, baselines, labels=labels), plots=False)
     page = fx.results / REPORT_PAGE
     doc = parse_html(dump_dom(file_url(page, "drill=better/base/toyds&open=100"), binary=chromium))

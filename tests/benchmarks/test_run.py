@@ -17,7 +17,7 @@ import yaml
 
 from benchmarks import check as check_mod
 from benchmarks import run as run_mod
-from benchmarks.cells import CELL_MARKER
+from benchmarks.records import CELL_MARKER
 from benchmarks.suites import load_suite
 from synrank.errors import ConfigError, LockedError
 from synrank.io import folder_lock
@@ -287,7 +287,7 @@ def test_plugin_importable_class(tmp_path, tiny_dataset, tiny_static_model, monk
 def test_seed_replicates_and_a_base_from_another_variant(tmp_path, tiny_dataset, tiny_static_model, tiny_groups):
     """``seeds:`` trains and evaluates ``<row>@seed<N>`` replicates that the leaderboard averages;
     ``model.base: "@first"`` starts from variant ``first``'s trained model and is keyed by its training key."""
-    from benchmarks.cells import training_key
+    from benchmarks.keys import training_spec
     from tests.training.conftest import tiny_config
 
     first = tiny_config(tiny_static_model, tiny_groups, max_steps=2, save_every=2)
@@ -314,6 +314,6 @@ def test_seed_replicates_and_a_base_from_another_variant(tmp_path, tiny_dataset,
             for n in ("second", "second@seed11"))
     assert float(rows["second"]["value"]) == pytest.approx((a + b) / 2, abs=1e-9)
     # the dependent's key follows its base's: a change to `first` changes `second`'s key
-    before = training_key(suite, suite.variant("second"))[2]
+    before = training_spec(suite, suite.variant("second")).key
     suite.variant("first").train["max_steps"] = 3
-    assert training_key(suite, suite.variant("second"))[2] != before
+    assert training_spec(suite, suite.variant("second")).key != before

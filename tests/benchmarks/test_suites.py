@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from benchmarks import run as run_mod
-from benchmarks.cells import train_config_dict
+from benchmarks.keys import train_config_dict
 from benchmarks.suites import load_suite
 from synrank.errors import ConfigError, SynrankError
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synrank.config import from_dict
+from synrank.records import TrainingRecord
 from synrank.retrieval.encoders import folder_fingerprint
 from synrank.training.config import TrainConfig
 from synrank.training.modelcard import build_model_card, write_model_card
@@ -91,8 +92,10 @@ def test_scores_round_trip_through_the_hub_parser(tmp_path_factory, scores):
 
 
 def test_known_base_model_is_named_for_the_hub(tmp_path):
-    (tmp_path / "training_config.json").write_text(json.dumps(
-        {"name": "x", "config": {"model": {"base": "minilm", "kind": "static"}, "loss": "kl", "data": []}}))
+    TrainingRecord(name="x", config={"model": {"base": "minilm", "kind": "static"}, "loss": "kl", "data": []},
+                   config_hash="h", seeds={}, data=[], n_training_items=0, total_steps=0, batches_per_epoch=0,
+                   effective_batch_size=1, world_size=1, device="cpu", environment={}
+                   ).to_disk(tmp_path / "training_config.json")
     meta = yaml.safe_load(build_model_card(tmp_path).split("---\n")[1])
     assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert "none: the base model without training" in build_model_card(tmp_path)
