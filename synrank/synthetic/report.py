@@ -110,7 +110,7 @@ def bm25_scores(groups: list[TrainingGroup]) -> tuple[list[np.ndarray], dict[str
 
 
 def _plot(groups: list[TrainingGroup], enc: list[np.ndarray], bm: list[np.ndarray], title: str) -> bytes:
-    import matplotlib
+    import matplotlib  # here, not at the top: the Agg backend must be chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
