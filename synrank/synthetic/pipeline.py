@@ -144,6 +144,7 @@ class Generator:
 
     # -- setup ---------------------------------------------------------------------------------------
     def _load(self) -> None:
+        """The target queries and the source pool through the evaluation guard, the strategy, the backend."""
         cfg = self.cfg
         if self._guard is None:
             self._guard = evaluation_guard()
@@ -166,6 +167,7 @@ class Generator:
         self.batch_size = int(cfg.batch_size or self._backend.preferred_batch_size)
 
     def identity(self) -> dict[str, Any]:
+        """What a resumed session must match (:data:`IDENTITY_KEYS`)."""
         cfg = self.cfg
         return {"queries": self.queries_desc, "strategy": cfg.strategy, "levels": sorted(cfg.levels, reverse=True),
                 "seed": cfg.seed, "prompt_version": self.strategy.describe()["prompt_version"],
@@ -175,6 +177,7 @@ class Generator:
                 "strategy_config": self.strategy.describe()}
 
     def _check_identity(self) -> None:
+        """Refuse a folder made with other settings; record this session's in ``generation.json``."""
         path = self.out / "generation.json"
         ident = json.loads(json.dumps(self.identity(), default=str))
         if path.exists():
@@ -194,6 +197,8 @@ class Generator:
         atomic_write_json(path, doc)
 
     def _scan_existing(self) -> None:
+        """What earlier sessions left: torn tails cut, finished queries counted and their passages fed to the
+        dedup, closed (failed or ineligible) queries noted, the next free shard number."""
         self.done: set[str] = set()
         self.dedup = Deduplicator()
         repair_torn_tails(self.out)
