@@ -13,23 +13,16 @@ Only ``query_id``, ``query`` and ``passages[].text/grade`` are required; anythin
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synrank.data.shards import iter_group_file, one_copy_each
 from synrank.data.values import grade_problem, id_problem, is_blank
 from synrank.errors import DatasetError, show
-from synrank.io import iter_jsonl_records
 
 GROUPS_SCHEMA = "synrank.groups/v1"
-
-logger = logging.getLogger(__name__)
-
-#: the append-only shards ``synrank generate`` writes; a crash can leave their last line torn
-_LIVE_SHARD = re.compile(r"^shard-\d+\.jsonl$")
 
 
 @dataclass
@@ -61,11 +54,8 @@ def group_files(path: str | Path) -> list[Path]:
     path = Path(path)
     if path.is_dir():
         files = sorted([*path.glob("*.jsonl"), *path.glob("*.jsonl.gz")])
-        files = [f for f in files if not f.name.startswith(("rejects", "."))]
-        # ``synrank generate --pack`` writes shard-N.jsonl.gz, verifies it, then removes shard-N.jsonl;
-        # a crash in between leaves both copies of the same groups: read the shard once.
-        names = {f.name for f in files}
-        files = [f for f in files if not (f.name.endswith(".jsonl.gz") and f.name[:-3] in names)]
+        # a half-packed shard (both copies of the same groups) is read once
+        files = one_copy_each([f for f in files if not f.name.startswith(("rejects", "."))])
         if not files:
             raise DatasetError("no *.jsonl or *.jsonl.gz group files in folder", path)
         return files
@@ -111,7 +101,8 @@ def parse_group(rec: Any, path: Path, lineno: int) -> TrainingGroup:
 
 
 def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingGroup]:
-    """Yield groups from a file or folder; a malformed line is a :class:`DatasetError` naming file and line.
+    """Yield groups from a file or folder; a malformed line is a :class:`DatasetError` naming file and line
+    (a generation shard's torn last line is skipped with a warning: :func:`synrank.data.shards.iter_group_file`).
 
     With ``unique_ids`` (default) a ``query_id`` seen before in the same file or folder is an error: a
     repeated group would silently be trained on twice (e.g. two generation runs appended into one
@@ -119,8 +110,7 @@ def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingG
     """
     seen: dict[str, tuple[Path, int]] = {}
     for file in group_files(path):
-        on_torn = _torn_shard_line(file) if _LIVE_SHARD.match(file.name) else None
-        for lineno, rec in iter_jsonl_records(file, on_torn_tail=on_torn):
+        for lineno, rec in iter_group_file(file):
             group = parse_group(rec, file, lineno)
             if unique_ids:
                 first = seen.get(group.query_id)
@@ -131,15 +121,6 @@ def iter_groups(path: str | Path, unique_ids: bool = True) -> Iterator[TrainingG
                                        "repeated group")
                 seen[group.query_id] = (file, lineno)
             yield group
-
-
-def _torn_shard_line(file: Path) -> Callable[[int, str], None]:
-    def warn(lineno: int, line: str) -> None:
-        # An append-only generation shard whose writer died (or is writing) mid-line: that group was
-        # never complete. Skip it, as the generator does when it resumes.
-        logger.warning("%s:%d: ignoring a torn last line (%d bytes): generation was interrupted or is still "
-                       "running; re-run `synrank generate` to resume", file, lineno, len(line))
-    return warn
 
 
 def read_groups(path: str | Path, unique_ids: bool = True) -> list[TrainingGroup]:

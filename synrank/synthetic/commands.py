@@ -23,10 +23,13 @@ def _kv(items: list[str]) -> dict[str, object]:
     return out
 
 
+# The commands import their machinery when they run: every `synrank` command imports this module, and
+# the generator's and report's imports (numpy, yaml, tqdm; torch for the report) would slow them all down.
 def cmd_generate(args: argparse.Namespace) -> int:
-    from synrank.synthetic.backends import SamplingParams
-    from synrank.synthetic.datacard import write_datacard
-    from synrank.synthetic.pipeline import GenerationConfig, generate, pack
+    from synrank.data.shards import pack  # start-up time, see above
+    from synrank.synthetic.backends import SamplingParams  # start-up time
+    from synrank.synthetic.datacard import write_datacard  # start-up time
+    from synrank.synthetic.pipeline import GenerationConfig, generate  # start-up time
 
     require(args.parser, args, "output", "--output")
     out = Path(args.output)
@@ -59,7 +62,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from synrank.synthetic.report import synthetic_report
+    from synrank.synthetic.report import synthetic_report  # start-up time
 
     rep = synthetic_report(args.dir, out_dir=args.output, encoder=args.encoder, n_samples=args.samples,
                            batch_size=args.batch_size)
@@ -70,7 +73,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from synrank.synthetic.sycl_import import import_sycl
+    from synrank.synthetic.sycl_import import import_sycl  # start-up time
 
     require(args.parser, args, "output", "--output")
     res = import_sycl(args.input, args.output, guard=not args.no_guard, limit=args.limit)

@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from synrank.data.groups import group_files
+from synrank.data.shards import iter_records, iter_rejects, reject_files
 from synrank.errors import DatasetError
 from synrank.io import atomic_write_json, atomic_write_text, read_jsonl_tolerant
 from synrank.provenance import portable_path
@@ -52,8 +53,6 @@ def _sessions(out: Path) -> list[dict[str, Any]]:
 
 
 def build_datacard(out: str | Path) -> dict[str, Any]:
-    from synrank.synthetic.pipeline import iter_records, iter_rejects
-
     out = Path(out)
     gen = json.loads((out / "generation.json").read_text()) if (out / "generation.json").exists() else {}
     lengths: dict[int, list[int]] = defaultdict(list)
@@ -172,8 +171,6 @@ def _size_category(n: int) -> str:
 
 def hub_front_matter(out: str | Path, card: dict[str, Any]) -> dict[str, Any]:
     """The README's YAML: what the Hub shows and the ``configs`` that ``datasets.load_dataset`` follows."""
-    from synrank.synthetic.pipeline import reject_files  # the pipeline imports this module
-
     out = Path(out)
     try:
         groups = [f.name for f in group_files(out)]

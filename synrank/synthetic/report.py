@@ -17,6 +17,7 @@ Writes ``report.md``, ``report.json`` and ``report.png`` atomically.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import random
@@ -27,10 +28,13 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from synrank.data.groups import TrainingGroup, read_groups
+from synrank.data.groups import TrainingGroup, parse_group, read_groups
+from synrank.data.shards import iter_records
 from synrank.errors import DatasetError
 from synrank.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from synrank.paths import resolve_model_alias
 from synrank.provenance import portable_path
+from synrank.retrieval.bm25 import BM25Index
 from synrank.synthetic.query_sources import content_words, words
 
 log = logging.getLogger(__name__)
@@ -77,9 +81,7 @@ def view_stats(groups: list[TrainingGroup], scores: list[np.ndarray]) -> dict[st
 
 
 def encoder_scores(groups: list[TrainingGroup], encoder: str, batch_size: int = 64) -> list[np.ndarray]:
-    from sentence_transformers import SentenceTransformer
-
-    from synrank.paths import resolve_model_alias
+    from sentence_transformers import SentenceTransformer  # a heavy import (torch, transformers): here only
 
     model = SentenceTransformer(resolve_model_alias(encoder), device="cpu")
     q = model.encode([g.query for g in groups], batch_size=batch_size, normalize_embeddings=True,
@@ -96,10 +98,6 @@ def encoder_scores(groups: list[TrainingGroup], encoder: str, batch_size: int = 
 
 
 def bm25_scores(groups: list[TrainingGroup]) -> tuple[list[np.ndarray], dict[str, Any]]:
-    import importlib.util
-
-    from synrank.retrieval.bm25 import BM25Index
-
     stemmer = "porter" if importlib.util.find_spec("Stemmer") else None
     corpus = {f"{i}:{j}": p.text for i, g in enumerate(groups) for j, p in enumerate(g.passages)}
     index = BM25Index(corpus, stemmer=stemmer)
@@ -112,7 +110,7 @@ def bm25_scores(groups: list[TrainingGroup]) -> tuple[list[np.ndarray], dict[str
 
 
 def _plot(groups: list[TrainingGroup], enc: list[np.ndarray], bm: list[np.ndarray], title: str) -> bytes:
-    import matplotlib
+    import matplotlib  # here, not at the top: the Agg backend must be chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -174,9 +172,6 @@ def synthetic_report(path: str | Path, out_dir: str | Path | None = None, encode
     path = Path(path)
     if path.is_dir() and (path / "generation.json").exists():
         # a generation folder, possibly still being written: complete lines only, each shard once
-        from synrank.data.groups import parse_group
-        from synrank.synthetic.pipeline import iter_records
-
         groups = [parse_group(rec, path, i) for i, rec in enumerate(iter_records(path), start=1)]
     else:
         groups = read_groups(path)

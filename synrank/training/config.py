@@ -15,6 +15,7 @@ per micro-batch (the Wasserstein loss fits its Gaussians over the rows of one mi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Literal
 
 from synrank.config import bounded, from_dict, load_config_file, to_dict
 from synrank.data.values import GRADE_MAX
-from synrank.errors import ConfigError
+from synrank.errors import ConfigError, show
 from synrank.paths import check_safe_name
 
 SourceKind = Literal["groups", "supervised", "self_supervised"]
@@ -94,8 +95,9 @@ class SourceConfig:
 class TrainConfig:
     """A training run: model, data, loss, optimisation, checkpointing.
 
-    - ``loss`` / ``loss_kwargs``: a name of :data:`synrank.losses.LOSSES` and its options
-      (e.g. ``{temperature: 0.05}``); built with :func:`synrank.losses.build_loss`.
+    - ``loss`` / ``loss_kwargs``: a name of the registry :data:`synrank.losses.LOSSES` and its options
+      (e.g. ``{temperature: 0.05}``), checked at load against the loss's constructor (names, types,
+      and the loss's own range checks); built with :func:`synrank.losses.build_loss`.
     - ``group_size`` (G): passages per query in a batch; ``short_groups``: what to do with groups that
       have fewer passages (see :mod:`synrank.training.sampling`).
     - ``binary_groups``: when set to a grade ``t``, each group is 1 passage with grade >= t plus
@@ -118,7 +120,7 @@ class TrainConfig:
     name: str
     model: ModelConfig = field(default_factory=ModelConfig)
     data: list[SourceConfig] = field(default_factory=list)
-    loss: Literal["ws2", "per_query_ws", "infonce", "kl"] = "ws2"
+    loss: str = "ws2"  # a name in the registry synrank.losses.LOSSES (checked by validate)
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     group_size: int = bounded(4, 1, 4096)
     binary_groups: int | None = bounded(None, 1, 1000)
@@ -146,7 +148,7 @@ class TrainConfig:
         """Cross-field rules and the loss options; each numeric field's own range (``bounded``) is checked
         by :func:`synrank.config.check_ranges` before this runs."""
         check_safe_name(self.name, "name")
-        self._check_loss_kwargs()
+        self._check_loss()
         if self.binary_groups is not None and self.group_size < 2:
             raise ValueError("binary_groups needs group_size >= 2 (1 positive + negatives)")
         if any(s.kind == "self_supervised" for s in self.data) and self.group_size != 1:
@@ -155,19 +157,31 @@ class TrainConfig:
         if needs_data and not self.data:
             raise ValueError("data: at least one source is needed unless max_steps is 0 (the untrained base)")
 
-    def _check_loss_kwargs(self) -> None:
-        """Build the loss once, so an unknown option or a temperature <= 0, NaN or inf is a config error at
-        load time rather than a traceback after the data is loaded."""
-        from synrank.losses import build_loss  # torch: only configs that are about to train get here
+    def _check_loss(self) -> None:
+        """``loss`` must be registered, and ``loss_kwargs`` must fit its constructor
+        (:func:`synrank.losses.loss_options`): every key one of its parameters, every value of the parameter's
+        annotated type (checked as a config field: a ``float`` is a finite number, not a boolean); then the
+        loss is built once, so that its own range checks (a temperature <= 0) are config errors at load time
+        rather than a traceback after the data is loaded."""
+        # torch (~1 s) is imported when a config is validated, not when this module is (start-up time)
+        from synrank.losses import LOSSES, build_loss, loss_options
 
-        for key, value in self.loss_kwargs.items():
+        if self.loss not in LOSSES:
+            raise ValueError(f"field 'loss': {show(self.loss)} is not one of {list(LOSSES)}")
+        for key, value in self.loss_kwargs.items():  # whatever the annotation (Any included)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"loss_kwargs.{key}: expected a finite number, got {value}")
+        options = loss_options(self.loss)
+        given = {k: v for k, v in self.loss_kwargs.items() if k in options}
+        schema = dataclasses.make_dataclass(f"{self.loss}_options", [(k, options[k].annotation) for k in given])
         try:
+            from_dict(schema, given, prefix="loss_kwargs.")
             build_loss(self.loss, **self.loss_kwargs)
-        except (ConfigError, TypeError, ValueError) as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            raise ValueError(f"loss_kwargs: {message}") from exc
+        except ConfigError as exc:
+            message = exc.message if exc.message.startswith("field ") else f"loss_kwargs: {exc.message}"
+            raise ValueError(message + (f" ({exc.hint})" if exc.hint else "")) from exc
+        except TypeError as exc:  # a constructor refusing a value its annotation allows
+            raise ValueError(f"loss_kwargs: loss {self.loss!r}: {exc}") from exc
 
     def output_dir(self) -> Path:
         return Path(self.output.format(name=self.name))

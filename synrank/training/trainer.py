@@ -30,11 +30,16 @@ import numpy as np
 import psutil
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
 
 from synrank.config import check_ranges
 from synrank.errors import SynrankError, TrainingError
 from synrank.hardware import cpu_has_native_bf16
 from synrank.io import folder_lock
+from synrank.losses import RankingLoss, build_loss
+from synrank.losses.distributed import gather_batch, gather_with_grad, loss_scale
 from synrank.provenance import config_hash, environment, peak_rss_mb, portable_path
 from synrank.records import TRAINING_FILE, TrainingRecord
 from synrank.training import checkpoint as ckpt
@@ -68,6 +73,25 @@ class TrainResult:
     runtime_s: float
     samples_per_s: float
     resumed_from: int | None
+
+
+@dataclass
+class _Run:
+    """What one run trains with, filled in step by step by :meth:`Trainer._run`."""
+
+    items: list[Any]
+    reports: list[Any]
+    sampler: GroupSampler | None
+    steps: int
+    model: Any = None
+    dual: nn.Module | None = None
+    loss_fn: RankingLoss | None = None
+    optimizer: torch.optim.Optimizer | None = None
+    scheduler: Any = None
+    scale: float = 1.0
+    start_step: int = 0
+    resumed_from: int | None = None
+    elapsed_before: float = 0.0  # training seconds of the sessions before a resume
 
 
 class DualEncoder(nn.Module):
@@ -248,6 +272,17 @@ def comparable_config(cfg: TrainConfig) -> dict[str, Any]:
     return d
 
 
+def _score_matrix(q_emb: torch.Tensor, p_emb: torch.Tensor, grades: torch.Tensor,
+                  cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and grades of the whole (gathered) batch: ``[B, B*G]`` with in-batch negatives (other queries'
+    passages at grade 0), else each query against its own ``G`` passages, ``[B, G]``."""
+    if cfg.in_batch_negatives:
+        return gather_batch(q_emb, p_emb, grades)
+    q_all = gather_with_grad(q_emb)
+    p_all = gather_with_grad(p_emb).view(q_all.shape[0], cfg.group_size, -1)
+    return torch.einsum("bd,bgd->bg", q_all, p_all), gather_with_grad(grades)
+
+
 class Trainer:
     """Runs one :class:`TrainConfig` to an output folder (see :func:`train`)."""
 
@@ -318,6 +353,21 @@ class Trainer:
             environment=environment(),
         )
 
+    def _start_record(self, run: _Run) -> TrainingRecord:
+        """``training_config.json`` as the run starts (rank 0 writes it): provenance and the loss regime."""
+        record = self._provenance(run.reports, len(run.items), run.steps, run.sampler)
+        record.loss_regime = self._check_loss_regime(run)
+        if self.dist.is_main:
+            record.to_disk(self.output / TRAINING_FILE)
+        return record
+
+    def _end_record(self, record: TrainingRecord, runtime: float, samples: int, resumed_from: int | None) -> None:
+        """``training_config.json`` completed with the run's cost (rank 0)."""
+        done = replace(record, runtime_s=round(runtime, 3), peak_rss_mb=round(peak_rss_mb(), 1),
+                       samples_per_s=round(samples / runtime, 3) if runtime > 0 else None,
+                       resumed_from_step=resumed_from)
+        done.to_disk(self.output / TRAINING_FILE)
+
     def _completed_state(self) -> dict[str, Any] | None:
         state_file = self.output / "trainer_state.json"
         if not state_file.exists():
@@ -363,13 +413,31 @@ class Trainer:
                 shutdown(info)
 
     def _run(self, latest: str | None) -> TrainResult:
-        cfg, info = self.cfg, self.dist
-        if info.is_main:
-            ckpt.clean_temporary(self.output)
-        seed_everything(cfg.seed)
-        if cfg.max_steps != 0:
-            _check_precision(cfg, info.device)
+        """One run, every rank: data, model, optimizer (restored from ``latest`` when resuming), the
+        starting record, the training loop, and the exported model with its record and card."""
+        self._prepare()
+        run = self._load_data()
+        self._build_model(run, latest)
+        self._build_optimization(run)
+        if latest is not None:
+            self._restore(run, Path(latest))
+        record = self._start_record(run)
+        step, last_loss, samples, runtime = self._train_loop(run)
+        self._finish(run, record, step, last_loss, samples, runtime)
+        return TrainResult(self.output, step, last_loss, runtime, samples / runtime if runtime > 0 else 0.0,
+                           run.resumed_from)
 
+    def _prepare(self) -> None:
+        """Remove a killed run's temporary checkpoint, seed every RNG, refuse bf16 where it would crawl."""
+        if self.dist.is_main:
+            ckpt.clean_temporary(self.output)
+        seed_everything(self.cfg.seed)
+        if self.cfg.max_steps != 0:
+            _check_precision(self.cfg, self.dist.device)
+
+    def _load_data(self) -> _Run:
+        """The training items of every source, their sampler and the number of optimizer steps."""
+        cfg, info = self.cfg, self.dist
         if cfg.max_steps == 0 and not cfg.data:
             items, reports = [], []
         else:
@@ -379,153 +447,175 @@ class Trainer:
         if cfg.batch_size % info.world_size:
             raise TrainingError(f"batch_size {cfg.batch_size} is not divisible by the {info.world_size} processes",
                                 hint="batch_size counts queries over all processes together")
+        return _Run(items, reports, sampler, steps)
 
+    def _build_model(self, run: _Run, latest: str | None) -> None:
+        """The encoder (the base model, or the checkpoint's when resuming) checked against this machine's
+        memory, its per-rank dropout seed, and the dual encoder DDP wraps under torchrun."""
+        cfg, info = self.cfg, self.dist
         if latest is not None:
             model = load_checkpoint_model(str(Path(latest) / "model"), info.device)
         else:
             model = build_model(cfg.model, info.device)
         model.to(info.device)
-        if steps:
+        if run.steps:
             _check_memory(cfg, model, info.world_size, self.output)
         torch.manual_seed(cfg.seed + info.rank)  # dropout streams differ per rank
-
         dual: nn.Module = DualEncoder(model)
         if info.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
+            dual = DistributedDataParallel(dual, device_ids=[info.local_rank] if info.device.startswith("cuda") else None)
+        run.model, run.dual = model, dual
 
-            dual = DDP(dual, device_ids=[info.local_rank] if info.device.startswith("cuda") else None)
-        from synrank.losses import build_loss
-        from synrank.losses.distributed import gather_batch, gather_with_grad, loss_scale
+    def _build_optimization(self, run: _Run) -> None:
+        """The loss, AdamW, and the linear warm-up/decay schedule over ``run.steps``."""
+        cfg = self.cfg
+        run.loss_fn = build_loss(cfg.loss, **cfg.loss_kwargs)
+        run.optimizer = build_optimizer(run.model, cfg)
+        warmup = int(round(cfg.warmup_fraction * run.steps))
+        run.scheduler = get_linear_schedule_with_warmup(run.optimizer, num_warmup_steps=warmup,
+                                                        num_training_steps=max(run.steps, 1))
+        run.scale = loss_scale()
 
-        loss_fn = build_loss(cfg.loss, **cfg.loss_kwargs)
-        optimizer = build_optimizer(model, cfg)
-        from transformers import get_linear_schedule_with_warmup
+    def _restore(self, run: _Run, latest: Path) -> None:
+        """Optimizer, schedule, sampler position, this rank's RNG states and the loss history from the
+        checkpoint ``latest``: the run continues exactly where it stopped."""
+        info = self.dist
+        tensors, state = ckpt.load_checkpoint(latest)
+        run.optimizer.load_state_dict(tensors["optimizer"])
+        run.scheduler.load_state_dict(tensors["scheduler"])
+        if run.sampler is not None:
+            run.sampler.load_state_dict(state["sampler"])
+        rngs = tensors["rng"]
+        if len(rngs) != info.world_size:
+            logger.warning("checkpoint was written by %d processes, now %d: RNG streams are re-seeded, "
+                           "so the result will differ from an uninterrupted run", len(rngs), info.world_size)
+        else:
+            ckpt.set_rng_state(rngs[info.rank])
+        self.history = state.get("history", [])
+        run.start_step = run.resumed_from = int(state["global_step"])
+        logger.info("resuming %s from step %d", self.output, run.start_step)
 
-        warmup = int(round(cfg.warmup_fraction * steps))
-        scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=warmup,
-                                                    num_training_steps=max(steps, 1))
-        start_step = 0
-        resumed_from = None
-        if latest is not None:
-            tensors, state = ckpt.load_checkpoint(Path(latest))
-            optimizer.load_state_dict(tensors["optimizer"])
-            scheduler.load_state_dict(tensors["scheduler"])
-            if sampler is not None:
-                sampler.load_state_dict(state["sampler"])
-            rngs = tensors["rng"]
-            if len(rngs) != info.world_size:
-                logger.warning("checkpoint was written by %d processes, now %d: RNG streams are re-seeded, "
-                               "so the result will differ from an uninterrupted run", len(rngs), info.world_size)
-            else:
-                ckpt.set_rng_state(rngs[info.rank])
-            self.history = state.get("history", [])
-            start_step = resumed_from = int(state["global_step"])
-            logger.info("resuming %s from step %d", self.output, start_step)
+    def _check_loss_regime(self, run: _Run) -> dict[str, Any] | None:
+        """Before a fresh run's first step (rank 0): which way the loss pushes each grade (logged)."""
+        cfg, info = self.cfg, self.dist
+        if not (info.is_main and run.steps > 0 and run.start_step == 0):
+            return None
+        # its own loss object: the check must not advance any state of the one that trains
+        regime = check_loss_regime(run.model, run.items, cfg, build_loss(cfg.loss, **cfg.loss_kwargs),
+                                   device=info.device)
+        if regime.warning():
+            logger.warning("%s: %s", cfg.name, regime.warning())
+        else:
+            logger.info("%s: loss regime OK (%s)", cfg.name, ", ".join(
+                f"{k} {v:+.3g}" for k, v in regime.descent_mean.items()))
+        return regime.to_dict()
 
-        record = self._provenance(reports, len(items), steps, sampler)
-        if info.is_main and steps > 0 and start_step == 0:
-            # its own loss object: the check must not advance any state of the one that trains
-            regime = check_loss_regime(model, items, cfg, build_loss(cfg.loss, **cfg.loss_kwargs), device=info.device)
-            record.loss_regime = regime.to_dict()
-            if regime.warning():
-                logger.warning("%s: %s", cfg.name, regime.warning())
-            else:
-                logger.info("%s: loss regime OK (%s)", cfg.name, ", ".join(
-                    f"{k} {v:+.3g}" for k, v in regime.descent_mean.items()))
-        if info.is_main:
-            record.to_disk(self.output / TRAINING_FILE)
-
-        elapsed_before = self.history[-1]["elapsed_s"] if self.history else 0.0
+    def _train_loop(self, run: _Run) -> tuple[int, float | None, int, float]:
+        """Optimizer steps from ``run.start_step`` to ``run.steps``, each logged in the history, with a
+        checkpoint every ``save_every`` steps and after the last; ``(step, last loss, samples, seconds)``."""
+        cfg, info = self.cfg, self.dist
+        run.elapsed_before = self.history[-1]["elapsed_s"] if self.history else 0.0
         t0 = time.perf_counter()
         samples = 0
-        dual.train()
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=start_step, disable=not info.is_main or steps == 0,
+        run.dual.train()
+        bar = tqdm(total=run.steps, initial=run.start_step, disable=not info.is_main or run.steps == 0,
                    desc=f"train {cfg.name}", dynamic_ncols=True, unit="step")
-        step = start_step
+        step = run.start_step
         last_loss: float | None = self.history[-1]["loss"] if self.history else None
-        scale = loss_scale()
         try:
-            while step < steps:
-                assert sampler is not None
-                optimizer.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                for micro in range(cfg.grad_accumulation):
-                    batch: Batch = sampler.next_batch().shard(info.rank, info.world_size)
-                    sync = micro == cfg.grad_accumulation - 1 or not info.distributed
-                    ctx = contextlib.nullcontext() if sync else dual.no_sync()
-                    with ctx:
-                        grades = torch.tensor(batch.grades, dtype=torch.float32, device=info.device)
-                        with _autocast(cfg, info.device):
-                            q_emb, p_emb = dual(_features(model, batch.queries, info.device),
-                                                _features(model, batch.passages, info.device))
-                        q_emb, p_emb = q_emb.float(), p_emb.float()
-                        if cfg.in_batch_negatives:
-                            scores, full_grades = gather_batch(q_emb, p_emb, grades)
-                        else:
-                            q_all = gather_with_grad(q_emb)
-                            p_all = gather_with_grad(p_emb).view(q_all.shape[0], cfg.group_size, -1)
-                            scores = torch.einsum("bd,bgd->bg", q_all, p_all)
-                            full_grades = gather_with_grad(grades)
-                        if not bool(torch.isfinite(scores.detach()).all()):
-                            raise TrainingError(
-                                f"loss is nan at step {step + 1}: the model's scores are not finite "
-                                f"(micro-batch {micro + 1}, items {batch.item_indices[:4]}...)", self.output,
-                                hint="lower learning_rate, use precision: fp32, or resume from an earlier checkpoint")
-                        loss = loss_fn(scores, full_grades)
-                        if not torch.isfinite(loss):
-                            raise TrainingError(
-                                f"loss is {loss.item()} at step {step + 1} (micro-batch {micro + 1}, "
-                                f"items {batch.item_indices[:4]}...)", self.output,
-                                hint="lower learning_rate, use precision: fp32, or inspect these training groups")
-                        (loss * (scale / cfg.grad_accumulation)).backward()
-                    step_loss += loss.item() / cfg.grad_accumulation
-                    samples += cfg.batch_size
-                if cfg.max_grad_norm is not None:
-                    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
-                else:
-                    grad_norm = float(torch.linalg.vector_norm(torch.stack(
-                        [p.grad.detach().norm() for p in model.parameters() if p.grad is not None])))
-                if not math.isfinite(grad_norm):
-                    raise TrainingError(f"gradient norm is {grad_norm} at step {step + 1}", self.output,
-                                        hint="lower learning_rate or use precision: fp32")
-                lr = scheduler.get_last_lr()[0]
-                optimizer.step()
-                scheduler.step()
+            while step < run.steps:
+                assert run.sampler is not None
+                step_loss, grad_norm, lr = self._train_step(run, step)
+                samples += cfg.batch_size * cfg.grad_accumulation
                 step += 1
                 last_loss = step_loss
-                self.history.append({"step": step, "epoch": round(sampler.epoch + sampler.cursor /
-                                                                  max(1, sampler.batches_per_epoch), 4),
+                self.history.append({"step": step, "epoch": round(run.sampler.epoch + run.sampler.cursor /
+                                                                  max(1, run.sampler.batches_per_epoch), 4),
                                      "loss": step_loss, "lr": lr, "grad_norm": grad_norm,
-                                     "elapsed_s": round(elapsed_before + time.perf_counter() - t0, 3)})
+                                     "elapsed_s": round(run.elapsed_before + time.perf_counter() - t0, 3)})
                 bar.update(1)
-                if step % cfg.log_every == 0 or step == steps:
+                if step % cfg.log_every == 0 or step == run.steps:
                     bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
-                if (cfg.save_every and step % cfg.save_every == 0) or step == steps:
-                    self._save(step, model, optimizer, scheduler, sampler)
+                if (cfg.save_every and step % cfg.save_every == 0) or step == run.steps:
+                    self._save(step, run.model, run.optimizer, run.scheduler, run.sampler)
         finally:
             bar.close()
-        runtime = time.perf_counter() - t0
+        return step, last_loss, samples, time.perf_counter() - t0
+
+    def _train_step(self, run: _Run, step: int) -> tuple[float, float, float]:
+        """One optimizer step over ``grad_accumulation`` micro-batches (DDP syncs gradients on the last);
+        ``(mean loss, gradient norm, learning rate used)``."""
+        cfg, info = self.cfg, self.dist
+        run.optimizer.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for micro in range(cfg.grad_accumulation):
+            batch: Batch = run.sampler.next_batch().shard(info.rank, info.world_size)
+            sync = micro == cfg.grad_accumulation - 1 or not info.distributed
+            ctx = contextlib.nullcontext() if sync else run.dual.no_sync()
+            with ctx:
+                loss = self._micro_batch_loss(run, batch, step, micro)
+                (loss * (run.scale / cfg.grad_accumulation)).backward()
+            step_loss += loss.item() / cfg.grad_accumulation
+        grad_norm = self._gradient_norm(run.model, step)
+        lr = run.scheduler.get_last_lr()[0]
+        run.optimizer.step()
+        run.scheduler.step()
+        return step_loss, grad_norm, lr
+
+    def _micro_batch_loss(self, run: _Run, batch: Batch, step: int, micro: int) -> torch.Tensor:
+        """Encode one micro-batch, score it against the gathered batch, and compute the loss; a
+        non-finite score or loss stops the run, naming the step and the items."""
+        cfg, info = self.cfg, self.dist
+        grades = torch.tensor(batch.grades, dtype=torch.float32, device=info.device)
+        with _autocast(cfg, info.device):
+            q_emb, p_emb = run.dual(_features(run.model, batch.queries, info.device),
+                                    _features(run.model, batch.passages, info.device))
+        scores, full_grades = _score_matrix(q_emb.float(), p_emb.float(), grades, cfg)
+        if not bool(torch.isfinite(scores.detach()).all()):
+            raise TrainingError(
+                f"loss is nan at step {step + 1}: the model's scores are not finite "
+                f"(micro-batch {micro + 1}, items {batch.item_indices[:4]}...)", self.output,
+                hint="lower learning_rate, use precision: fp32, or resume from an earlier checkpoint")
+        loss = run.loss_fn(scores, full_grades)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"loss is {loss.item()} at step {step + 1} (micro-batch {micro + 1}, "
+                f"items {batch.item_indices[:4]}...)", self.output,
+                hint="lower learning_rate, use precision: fp32, or inspect these training groups")
+        return loss
+
+    def _gradient_norm(self, model: nn.Module, step: int) -> float:
+        """The gradient's total norm, clipped to ``max_grad_norm`` when set; a non-finite norm stops the run."""
+        cfg = self.cfg
+        if cfg.max_grad_norm is not None:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+        else:
+            grad_norm = float(torch.linalg.vector_norm(torch.stack(
+                [p.grad.detach().norm() for p in model.parameters() if p.grad is not None])))
+        if not math.isfinite(grad_norm):
+            raise TrainingError(f"gradient norm is {grad_norm} at step {step + 1}", self.output,
+                                hint="lower learning_rate or use precision: fp32")
+        return grad_norm
+
+    def _finish(self, run: _Run, record: TrainingRecord, step: int, last_loss: float | None, samples: int,
+                runtime: float) -> None:
+        """Rank 0 exports the model, the loss curve, the completed record, the final trainer state and the
+        model card; every rank waits for it."""
+        cfg, info = self.cfg, self.dist
         if info.is_main:
-            if steps == 0 or self.history:
-                self._export(model)
+            if run.steps == 0 or self.history:
+                self._export(run.model)
             write_loss_csv(self.output / "loss_curve.csv", self.history)
             write_loss_png(self.output / "loss_curve.png", self.history,
                            f"{cfg.name}: {cfg.loss}, B={cfg.batch_size}, G={cfg.group_size}")
-            record = replace(record, runtime_s=round(runtime, 3), peak_rss_mb=round(peak_rss_mb(), 1),
-                             samples_per_s=round(samples / runtime, 3) if runtime > 0 else None,
-                             resumed_from_step=resumed_from)
-            record.to_disk(self.output / TRAINING_FILE)
+            self._end_record(record, runtime, samples, run.resumed_from)
             ckpt.write_state(self.output, {
-                "completed": True, "global_step": step, "total_steps": steps,
-                "sampler": sampler.state_dict() if sampler else None, "final_loss": last_loss,
-                "train_runtime_s": round(elapsed_before + runtime, 3), "resumed_from_step": resumed_from,
-                "world_size": info.world_size})
+                "completed": True, "global_step": step, "total_steps": run.steps,
+                "sampler": run.sampler.state_dict() if run.sampler else None, "final_loss": last_loss,
+                "train_runtime_s": round(run.elapsed_before + runtime, 3),
+                "resumed_from_step": run.resumed_from, "world_size": info.world_size})
             write_model_card(self.output)  # README.md for the Hub; not part of the model's fingerprint
         barrier(info)
-        return TrainResult(self.output, step, last_loss, runtime, samples / runtime if runtime > 0 else 0.0,
-                           resumed_from)
 
     def _export(self, model) -> None:
         """Save the final model with the base model's own maximum length (training may truncate harder)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from synrank.synthetic.pipeline import iter_rejects  # noqa: E402
+from synrank.data.shards import iter_rejects  # noqa: E402
 from tests.reliability.harness import (
     assert_clean_failure,
     assert_nothing_half_written,
@@ -44,7 +44,7 @@ def _groups(out: Path) -> list[dict]:
 
 
 def _reasons(out: Path) -> list[str]:
-    from synrank.synthetic.pipeline import iter_rejects
+    from synrank.data.shards import iter_rejects
 
     return [r.get("reason", "") for r in iter_rejects(out)] if out.exists() else []
 

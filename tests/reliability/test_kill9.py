@@ -59,7 +59,7 @@ def _gen_args(queries: Path, out: Path) -> list[str]:
 
 def _groups_by_query(out: Path) -> dict[str, dict]:
     """Accepted groups without the fields that name the session or the clock."""
-    from synrank.synthetic.pipeline import iter_records
+    from synrank.data.shards import iter_records
 
     groups = {}
     for rec in iter_records(out):

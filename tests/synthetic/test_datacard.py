@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from synrank.data.groups import group_files, iter_groups
+from synrank.data.shards import iter_rejects, pack
 from synrank.io import sha256_file
 from synrank.synthetic.datacard import build_datacard, hub_front_matter, write_datacard
-from synrank.synthetic.pipeline import GenerationConfig, generate, iter_rejects, pack
+from synrank.synthetic.pipeline import GenerationConfig, generate
 from synrank.training.modelcard import read_front_matter
 
 REPO = Path(__file__).resolve().parents[2]

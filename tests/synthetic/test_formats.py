@@ -1,7 +1,8 @@
 import pytest
 
+from synrank.data.shards import pack
 from synrank.synthetic.formats import load_hf_dataset
-from synrank.synthetic.pipeline import GenerationConfig, generate, pack
+from synrank.synthetic.pipeline import GenerationConfig, generate
 
 
 def test_groups_load_as_hf_dataset(tmp_path, query_file, guard, monkeypatch):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from synrank.data.leakage import normalize_query
-from synrank.synthetic.pipeline import GenerationConfig, generate, iter_records
+from synrank.data.shards import iter_records
+from synrank.synthetic.pipeline import GenerationConfig, generate
 from tests.conftest import present_datasets
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from synrank.data.groups import read_groups
+from synrank.data.shards import iter_records, iter_rejects, pack
 from synrank.errors import ConfigError, GenerationError, LockedError
 from synrank.io import folder_lock
 from synrank.synthetic.backends import create_backend
 from synrank.synthetic.backends.echo import EchoBackend
-from synrank.synthetic.pipeline import GenerationConfig, generate, iter_records, iter_rejects, pack
+from synrank.synthetic.pipeline import GenerationConfig, generate
 from tests.reliability.harness import KillableRun
 
 

@@ -155,7 +155,7 @@ def test_nan_loss_names_the_step(tiny_model, tiny_groups, tmp_path, monkeypatch)
             loss = self.inner(scores, grades)
             return loss * float("nan") if self.calls == 3 else loss
 
-    monkeypatch.setattr(losses, "build_loss", lambda name, **kw: NaNAtStep3())
+    monkeypatch.setattr(trainer_module, "build_loss", lambda name, **kw: NaNAtStep3())  # where the trainer looks
     with pytest.raises(TrainingError, match=r"loss is nan at step 3 \(micro-batch 1"):
         train(_cfg(tiny_model, tiny_groups, max_steps=6), output=tmp_path / "run")
 
