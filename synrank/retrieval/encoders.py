@@ -34,14 +34,12 @@ from synrank.errors import ModelError
 from synrank.io import atomic_write_json, sha256_file
 from synrank.paths import cache_dir, resolve_model_alias
 from synrank.retrieval.backends import Backend, BackendRunner, resolve_backend
+from synrank.retrieval.documents import TITLE_SEP, document_text
 from synrank.retrieval.plugins import EncodeOnlyEncoder, has_encode_only
 
 logger = logging.getLogger(__name__)
 
 SIMILARITIES = ("cosine", "dot")
-
-# Joining title and text as BEIR's SentenceBERT model does: (title + " " + text).strip().
-TITLE_SEP = " "
 
 
 @runtime_checkable
@@ -52,23 +50,6 @@ class Encoder(Protocol):
 
     def encode_corpus(self, corpus: list[dict[str, str]], batch_size: int = ...,
                       **kwargs: Any) -> np.ndarray: ...
-
-
-def document_text(doc: Any, sep: str = TITLE_SEP) -> str:
-    """The string a document is encoded as: ``(title + sep + text).strip()`` (BEIR's rule).
-
-    Accepts a dict with ``text`` (and optional ``title``), a :class:`synrank.data.beir.Document`-like
-    object with ``title``/``text`` attributes, or a plain string.
-    """
-    if isinstance(doc, str):
-        return doc.strip()
-    if isinstance(doc, dict):
-        title, text = doc.get("title"), doc.get("text", "")
-    else:
-        title, text = getattr(doc, "title", None), getattr(doc, "text", "")
-    if title is None:
-        return (text or "").strip()
-    return (title + sep + (text or "")).strip()
 
 
 def encoder_similarity(encoder: Any) -> str:
