@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field

@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import urllib.error
@@ -178,7 +177,7 @@ def _transfer(url: str, part: Path, expected_size: int | None, desc: str, progre
                 out.write(exc.partial)
                 received += len(exc.partial)
                 raise _Dropped(f"connection closed after {received:,} of {total or '?'} bytes") from None
-            except (ConnectionError, TimeoutError, socket.timeout) as exc:
+            except (ConnectionError, TimeoutError) as exc:
                 raise _Dropped(f"transfer failed after {received:,} bytes ({exc})") from None
             finally:
                 out.flush()

@@ -28,7 +28,6 @@ from synrank.data.folders import (
 )
 from synrank.data.trec import read_run
 from synrank.errors import DatasetError
-from synrank.io import open_binary
 
 
 @dataclass
