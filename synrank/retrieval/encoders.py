@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 from synrank.errors import ModelError
 from synrank.io import atomic_write_json, sha256_file
@@ -128,8 +130,6 @@ def folder_fingerprint(folder: str | os.PathLike) -> str:
 
 def module_fingerprint(model: Any) -> str:
     """sha256 of an in-memory torch model: architecture, every tensor, and its tokenizer when it has one."""
-    import torch
-
     h = hashlib.sha256()
     h.update(repr(model).encode())
     for name, tensor in sorted(model.state_dict().items()):
@@ -154,6 +154,7 @@ def module_fingerprint(model: Any) -> str:
 
 def _has_normalize(model: Any) -> bool:
     try:
+        # sentence-transformers takes seconds to import: loaded with the first model, not with this module
         from sentence_transformers.sentence_transformer.modules import Normalize
     except ImportError:  # older sentence-transformers
         from sentence_transformers.models import Normalize
@@ -190,6 +191,7 @@ class SentenceTransformerEncoder:
         self._requested_max_length = None if max_length is None else int(max_length)
         self._fingerprint: str | None = None
         if not isinstance(name_or_path, (str, os.PathLike)):
+            # sentence-transformers takes seconds to import: loaded with the first model, not with this module
             from sentence_transformers import SentenceTransformer
 
             if not isinstance(name_or_path, SentenceTransformer):
@@ -342,9 +344,8 @@ def _module_needs_config(type_name: str) -> tuple[str, str] | None:
     None for modules that load without one (Normalize, Transformer, StaticEmbedding) or unknown types."""
     if not type_name.startswith("sentence_transformers."):
         return None  # a third-party module: leave the check to sentence-transformers
-    import inspect
-
     try:
+        # sentence-transformers takes seconds to import: loaded with the first model, not with this module
         from sentence_transformers.util import import_from_string
 
         cls = import_from_string(type_name)
@@ -413,6 +414,7 @@ def _folder_metadata(folder: Path) -> tuple[str, int, bool] | None:
 
 
 def _load_sentence_transformer(spec: str, resolved: str, device: str | None = None, **kwargs: Any) -> Any:
+    # sentence-transformers takes seconds to import: loaded with the first model, not with this module
     from sentence_transformers import SentenceTransformer
 
     path = Path(resolved).expanduser()
@@ -478,6 +480,7 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
             encoder_similarity(spec)  # validate early
             return spec
         try:
+            # sentence-transformers takes seconds to import: loaded with the first model, not with this module
             from sentence_transformers import SentenceTransformer
         except ImportError:  # pragma: no cover - sentence-transformers is a core dependency
             SentenceTransformer = ()  # type: ignore[assignment]  # noqa: N806
@@ -492,6 +495,7 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
         obj = _import_spec(spec_str)
         if not _is_encoder(obj):
             try:
+                # sentence-transformers takes seconds to import: loaded with the first model, not with this module
                 from sentence_transformers import SentenceTransformer
 
                 if isinstance(obj, SentenceTransformer):
@@ -521,6 +525,7 @@ def build_static_encoder(source: str | os.PathLike = "all-MiniLM-L6-v2", max_len
     (cosine similarity: the adapter L2-normalises because the module has no Normalize layer).
     Fingerprint: the tensors and tokenizer (:func:`module_fingerprint`).
     """
+    # sentence-transformers takes seconds to import: loaded with the first model, not with this module
     from sentence_transformers import SentenceTransformer
 
     try:
