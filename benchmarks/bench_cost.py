@@ -23,10 +23,18 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from synrank.data import load_dataset
+from synrank.io import atomic_write_json, atomic_write_text
+from synrank.paths import minilm_path
+from synrank.provenance import environment, peak_rss_mb
+from synrank.synthetic.prompts import all_in_one_messages, render_plain
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -35,8 +43,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _passages() -> list[str]:
-    from synrank.data import load_dataset
-
     texts: list[str] = []
     for name in ("trec-dl-2019", "trec-dl-2020"):
         ds = load_dataset(name)
@@ -45,8 +51,6 @@ def _passages() -> list[str]:
 
 
 def _queries(n: int, seed: int = 0) -> list[str]:
-    from synrank.data import load_dataset
-
     ds = load_dataset("msmarco-dev-small", corpus=False)
     qs = sorted(ds.queries.values())
     return random.Random(seed).sample(qs, min(n, len(qs)))
@@ -58,8 +62,6 @@ def _pct(xs: list[int], q: float) -> int:
 
 
 def token_stats(tokenizer, passages: list[str], queries: list[str]) -> dict[str, Any]:
-    from synrank.synthetic.prompts import all_in_one_messages, render_plain
-
     p_len = [len(x) for x in tokenizer(passages, add_special_tokens=True)["input_ids"]]
     q_len = [len(x) for x in tokenizer(queries, add_special_tokens=True)["input_ids"]]
     prompts = [render_plain(all_in_one_messages(q)) for q in queries]
@@ -76,6 +78,7 @@ def token_stats(tokenizer, passages: list[str], queries: list[str]) -> dict[str,
 
 
 def _encode_speed(model, texts: list[str], batch: int) -> dict[str, Any]:
+    # torch and the HF libraries load here, after HF_HUB_OFFLINE is set at module top
     import torch
 
     with torch.inference_mode():
@@ -93,14 +96,11 @@ def _encode_speed(model, texts: list[str], batch: int) -> dict[str, Any]:
 def _bert_base(max_len: int, folder: Path):
     """A SentenceTransformer with Contriever's architecture (BERT-base, mean pooling), random weights,
     built in ``folder`` with MiniLM's tokenizer files (the same bert-base-uncased vocabulary)."""
-    import shutil
-
+    # torch and the HF libraries load here, after HF_HUB_OFFLINE is set at module top
     import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Pooling, Transformer
-    from transformers import BertConfig, BertModel
-
-    from synrank.paths import minilm_path
+    from sentence_transformers import SentenceTransformer  # as above
+    from sentence_transformers.models import Pooling, Transformer  # as above
+    from transformers import BertConfig, BertModel  # as above
 
     torch.manual_seed(0)
     BertModel(BertConfig()).save_pretrained(folder)  # 12 layers, 768 hidden, ~110M parameters
@@ -111,6 +111,7 @@ def _bert_base(max_len: int, folder: Path):
 
 
 def train_speed(model, queries: list[str], passages: list[str], batch: int, group: int, steps: int) -> dict:
+    # torch and the HF libraries load here, after HF_HUB_OFFLINE is set at module top
     import torch
 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
@@ -192,12 +193,9 @@ def project(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # torch and the HF libraries load here, after HF_HUB_OFFLINE is set at module top
     import torch
-    from sentence_transformers import SentenceTransformer
-
-    from synrank.io import atomic_write_json, atomic_write_text
-    from synrank.paths import minilm_path
-    from synrank.provenance import environment, peak_rss_mb
+    from sentence_transformers import SentenceTransformer  # as above
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--output", type=Path, default=REPO / "results" / "bench")
@@ -213,8 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     sample = random.Random(0).sample(passages, args.n_passages)
     out["encode_minilm_l6"] = {"model": "all-MiniLM-L6-v2 (22.7M parameters)", "max_length": 256, "batch": 64,
                                **_encode_speed(minilm, sample, 64)}
-    import tempfile
-
     tmp = tempfile.TemporaryDirectory(prefix="bench-cost-")
     bert = _bert_base(256, Path(tmp.name))
     n_params = sum(p.numel() for p in bert.parameters())

@@ -40,8 +40,11 @@ Writes ``<output>/eval.json`` and ``<output>/eval.md`` (or ``eval_profile.{json,
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import resource
 import statistics
 import subprocess
@@ -98,11 +101,11 @@ def _synrank_imports() -> None:
     own package (openvino, onnxruntime) is imported inside the timed span, as part of the backend."""
     import sentence_transformers  # noqa: F401
 
-    import synrank.evaluation.pipeline  # noqa: F401
+    import synrank.evaluation.pipeline  # noqa: F401  (inside the worker's import clock)
 
 
 def _synrank_eval(model: str, dataset: str, backend: str, batch_size: int, out: Path, cache: bool) -> Any:
-    from synrank.evaluation.pipeline import evaluate_model
+    from synrank.evaluation.pipeline import evaluate_model  # loaded by _synrank_imports (in the clock)
 
     return evaluate_model(model, dataset, output_dir=out, batch_size=batch_size, top_k=TOP_K, cache=cache,
                           show_progress=False, backend=backend)
@@ -111,18 +114,19 @@ def _synrank_eval(model: str, dataset: str, backend: str, batch_size: int, out: 
 def _worker(job: Job, model: str, batch_size: int, workdir: Path) -> dict[str, Any]:
     """Runs inside the subprocess (``SYNRANK_CACHE`` is set by the parent); returns the job's record."""
     t0 = time.perf_counter()
+    # The job's imports are part of what it measures (import_seconds): below t0, never at module top.
     import torch
 
-    from synrank.errors import SynrankError
+    from synrank.errors import SynrankError  # in the import clock, as above
 
     if job.kind == "beir":
-        from beir.datasets.data_loader import GenericDataLoader
+        from beir.datasets.data_loader import GenericDataLoader  # in the import clock, as above
         from beir.retrieval.evaluation import EvaluateRetrieval
         from beir.retrieval.models import SentenceBERT
         from beir.retrieval.search.dense import DenseRetrievalExactSearch
 
-        from synrank.data.registry import resolve_dataset
-        from synrank.paths import resolve_model_alias
+        from synrank.data.registry import resolve_dataset  # in the import clock, as above
+        from synrank.paths import resolve_model_alias  # in the import clock, as above
 
         t_import = time.perf_counter() - t0
         folder, model_folder = resolve_dataset(job.dataset), resolve_model_alias(model)
@@ -198,8 +202,9 @@ def _run_job(job: Job, args: argparse.Namespace, cache: Path, workdir: Path) -> 
 # ----------------------------------------------------------------------------------------- planning
 def native_backends() -> list[str]:
     """Every backend this CPU runs natively and whose packages are installed, in synrank's order."""
+    # not at module top: each timed worker imports this module before its import clock starts
     from synrank.errors import SynrankError
-    from synrank.retrieval.backends import BACKENDS, resolve_backend
+    from synrank.retrieval.backends import BACKENDS, resolve_backend  # as above (it loads torch)
 
     out = []
     for name in BACKENDS:
@@ -212,6 +217,7 @@ def native_backends() -> list[str]:
 
 
 def default_backend_name() -> str:
+    # not at module top: each timed worker imports this module before its import clock starts
     from synrank.retrieval.backends import resolve_backend
 
     return resolve_backend("auto").name
@@ -404,6 +410,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def cpu_info() -> dict[str, Any]:
+    # not at module top: each timed worker imports this module before its import clock starts
     from synrank.hardware import cpu_flags, cpu_has_int8_dot, cpu_has_native_bf16
 
     wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
@@ -416,6 +423,7 @@ RunJob = Callable[[Job, argparse.Namespace, Path, Path], dict[str, Any]]
 
 def benchmark(args: argparse.Namespace, run_job: RunJob | None = None) -> dict[str, Any]:
     """Run every job and build the report (``run_job`` is replaceable for tests)."""
+    # not at module top: each timed worker imports this module before its import clock starts
     from synrank.provenance import environment, package_versions
 
     run_job = run_job or _run_job
@@ -541,13 +549,15 @@ def _profile_rows(stats: Any) -> list[dict[str, Any]]:
 
 def _padding_report(model: str, dataset: str, batch_size: int) -> dict[str, Any]:
     """Token counts of the texts a cold evaluation encodes, and padding waste per batching order."""
+    # not at module top: each timed worker imports this module before its import clock starts
     import numpy as np
 
-    from synrank.data.beir import load_dataset
-    from synrank.data.trec import read_run
-    from synrank.retrieval.backends import _Tokens
-    from synrank.retrieval.encoders import SentenceTransformerEncoder, document_text
-    from synrank.retrieval.search import _corpus_order
+    from synrank.data.beir import load_dataset  # as above
+    from synrank.data.trec import read_run  # as above
+    from synrank.retrieval.backends import _Tokens  # as above
+    from synrank.retrieval.documents import document_text  # as above
+    from synrank.retrieval.encoders import SentenceTransformerEncoder  # as above
+    from synrank.retrieval.search import _corpus_order  # as above
 
     data = load_dataset(dataset)
     encoder = SentenceTransformerEncoder(model, backend=REFERENCE)
@@ -586,10 +596,6 @@ def _stats_table(text: str) -> str:
 
 
 def _profile_worker(backend: str, model: str, dataset: str, batch_size: int, workdir: Path) -> dict[str, Any]:
-    import cProfile
-    import io
-    import pstats
-
     _synrank_imports()
     prof = cProfile.Profile()
     start, cpu0 = time.perf_counter(), _cpu_seconds()
@@ -671,6 +677,7 @@ def render_profile(report: dict[str, Any]) -> str:
 
 
 def profile(args: argparse.Namespace) -> dict[str, Any]:
+    # not at module top: each timed worker imports this module before its import clock starts
     from synrank.provenance import environment
 
     with tempfile.TemporaryDirectory(prefix="synrank-profile-") as tmp:
@@ -726,6 +733,7 @@ def main(argv: list[str] | None = None, run_job: RunJob | None = None) -> int:
         print(json.dumps(_worker(job, args.model, args.batch_size, args.workdir)))
         return 0
 
+    # not at module top: each timed worker imports this module before its import clock starts
     from synrank.io import atomic_write_json, atomic_write_text
 
     args.output.mkdir(parents=True, exist_ok=True)

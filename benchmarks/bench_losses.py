@@ -41,6 +41,7 @@ import torch
 from synrank.io import atomic_write_json, atomic_write_text
 from synrank.losses import LOSSES, build_loss
 from synrank.losses.functional import expand_grades, in_batch_scores
+from synrank.paths import minilm_path
 from synrank.provenance import environment
 
 log = logging.getLogger("benchmarks.bench_losses")
@@ -105,9 +106,7 @@ def _step_texts(n: int, prefix: str) -> list[str]:
 
 def bench_minilm_step(repeats: int, warmup: int, loss_name: str = "ws2") -> dict[str, Any]:
     """One training step of all-MiniLM-L6-v2 at B=16, G=4, len 128, in fp32 and bf16 autocast."""
-    from sentence_transformers import SentenceTransformer
-
-    from synrank.paths import minilm_path
+    from sentence_transformers import SentenceTransformer  # seconds to import; --no-model runs skip it
 
     path = minilm_path()
     model = SentenceTransformer(str(path), device="cpu")

@@ -26,12 +26,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from synrank.config import from_dict
+from synrank.data.groups import TrainingGroup, read_groups
+from synrank.hardware import cpu_has_native_bf16
+from synrank.io import atomic_write_json, atomic_write_text
+from synrank.provenance import environment
+from synrank.training.config import ModelConfig, SourceConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 B, G, MAX_LEN, LR = 16, 4, 128, 2e-5
@@ -43,9 +51,7 @@ SYNTHETIC = REPO / "data" / "synthetic" / "msmarco-smollm2-anchored"
 def build_examples(n: int, path: Path, source: str = "scifact") -> None:
     """``n`` queries with 1 positive + 3 negatives each, as synrank groups JSONL: scifact train (BM25
     negatives) or the synthetic groups (a grade-3 passage, then the first three below grade 3)."""
-    from synrank.data.groups import TrainingGroup, read_groups
-    from synrank.io import atomic_write_text
-    from synrank.training.config import SourceConfig
+    # not at module top: both workers import this module, and each loads only its own side (peak RSS)
     from synrank.training.sources import evaluation_query_guard, load_supervised_source
 
     if source == "synthetic":
@@ -73,8 +79,7 @@ def _model_cfg(name: str) -> dict:
 
 
 def worker_ours(model: str, precision: str, data: Path, steps: int) -> dict:
-    from synrank.config import from_dict
-    from synrank.training.config import TrainConfig
+    # not at module top: both workers import this module, and each loads only its own side (peak RSS)
     from synrank.training.trainer import train
 
     cfg = from_dict(TrainConfig, {
@@ -90,14 +95,13 @@ def worker_ours(model: str, precision: str, data: Path, steps: int) -> dict:
 
 
 def worker_theirs(model: str, precision: str, data: Path, steps: int) -> dict:
+    # not at module top: both workers import this module, and each loads only its own side (peak RSS)
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback
 
-    from synrank.config import from_dict
-    from synrank.training.config import ModelConfig
-    from synrank.training.encoders import build_model
+    from synrank.training.encoders import build_model  # as above
 
     st_model = build_model(from_dict(ModelConfig, _model_cfg(model)), "cpu")
     cols: dict[str, list[str]] = {"anchor": [], "positive": [], "negative_1": [], "negative_2": [], "negative_3": []}
@@ -127,8 +131,6 @@ def worker_theirs(model: str, precision: str, data: Path, steps: int) -> dict:
 
 
 def _worker_main(args: argparse.Namespace) -> None:
-    import resource
-
     fn = worker_ours if args.worker == "ours" else worker_theirs
     out = fn(args.model, args.precision, Path(args.examples), args.steps)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -190,10 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         _worker_main(args)
         return 0
-
-    from synrank.io import atomic_write_json, atomic_write_text
-    from synrank.provenance import environment
-    from synrank.training.trainer import cpu_has_native_bf16
 
     if args.precisions is None:
         args.precisions = "fp32,bf16" if cpu_has_native_bf16() else "fp32"

@@ -88,7 +88,7 @@ def _legend_columns(width: float) -> int:
 
 def _legend(fig, alpha: float, top: float, width: float) -> None:
     """Draw the legend hanging from ``top`` (figure fraction)."""
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # matplotlib loads in plot_leaderboard (see there)
 
     handles = [
         Patch(facecolor=STATUS_STYLE["better"]["color"], edgecolor="#333333", linewidth=0.5,
@@ -145,6 +145,7 @@ def plot_leaderboard(rows: list[dict[str, Any]], folder: Path, measure: str, mod
                      title: str = "") -> dict[str, bytes]:
     """Write ``<folder>/<dataset>.{png,svg}`` and ``<folder>/overview.{png,svg}``; return the files'
     contents keyed by their path relative to ``folder.parent`` (e.g. ``plots/overview.svg``)."""
+    # matplotlib (~0.5 s) loads only when plotting, with the Agg backend chosen before pyplot loads
     import matplotlib
 
     matplotlib.use("Agg")

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from synrank.data.beir import BeirDataset
 from synrank.data.beir import load_dataset as _load_beir
 from synrank.evaluation.measures import DEFAULT_MEASURES
+from synrank.training.config import TrainConfig, config_from_dict, load_train_config
 
 if TYPE_CHECKING:
     from synrank.evaluation.pipeline import CellResult
-    from synrank.training.config import TrainConfig
     from synrank.training.trainer import TrainResult
 
 __all__ = ["evaluate", "load_dataset", "train"]
@@ -66,7 +66,6 @@ def train(config: str | os.PathLike | Mapping[str, Any] | TrainConfig, *, output
     loads with ``SentenceTransformer(path)`` and holds a model card (``README.md``). ``resume`` continues
     from the newest checkpoint there.
     """
-    from synrank.training.config import TrainConfig, config_from_dict, load_train_config
     from synrank.training.trainer import train as _train  # loads torch
 
     if isinstance(config, TrainConfig):

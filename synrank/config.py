@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -100,8 +101,7 @@ def _yaml_loader():
     way would fail the type check with a puzzling message. And a repeated key silently keeps the last
     value, so ``learning_rate`` set twice would be half-ignored.
     """
-    import re
-
+    # start-up time: every command loads this module (the dataset catalog); PyYAML only to read YAML
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -139,7 +139,7 @@ def _check_expansion(root: Any) -> None:
     """Count the values of a composed YAML document as if every alias were expanded; refuse more than
     :data:`MAX_CONFIG_NODES` (or a recursive alias) before anything is constructed. Aliases share one node
     object, so the count is memoised per node and costs one pass over the document as written."""
-    import yaml
+    import yaml  # loaded already: only called while reading a YAML file
 
     sizes: dict[int, int] = {}
     stack: list[tuple[Any, bool]] = [(root, False)]
@@ -202,11 +202,12 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
+            # start-up time: every command loads this module (the dataset catalog); PyYAML only to read YAML
             import yaml
 
             data = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
         elif suffix == ".toml":
-            import tomllib
+            import tomllib  # standard library from Python 3.11 only (synrank supports 3.10)
 
             data = tomllib.loads(text)
         elif suffix == ".json":

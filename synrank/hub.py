@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from synrank.errors import ConfigError, HubError
+from synrank.data.groups import group_files
+from synrank.errors import ConfigError, DatasetError, HubError
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,6 @@ def folder_kind(folder: Path) -> str:
     """``"model"`` (a sentence-transformers / transformers folder) or ``"dataset"`` (graded groups)."""
     if (folder / "modules.json").is_file() or (folder / "config.json").is_file():
         return "model"
-    from synrank.data.groups import group_files
-    from synrank.errors import DatasetError
-
     try:
         group_files(folder)
         return "dataset"
@@ -115,13 +113,15 @@ def prepare_card(folder: Path, kind: str) -> None:
     """Make sure the folder's card is there and current (see the module docstring)."""
     if kind == "model":
         if not (folder / "README.md").exists():
+            # start-up time: every command imports this module; the card writers load yaml (only push uses them)
             from synrank.training.modelcard import write_model_card
 
             write_model_card(folder)
             logger.info("wrote the model card %s", folder / "README.md")
     else:
+        # start-up time: every command imports this module; the card writers load yaml (only push uses them)
         from synrank.synthetic.datacard import build_datacard, hub_front_matter, write_datacard
-        from synrank.training.modelcard import read_front_matter
+        from synrank.training.modelcard import read_front_matter  # as above
 
         current = hub_front_matter(folder, build_datacard(folder))["configs"]
         if read_front_matter(folder / "README.md").get("configs") != current:  # missing, or lists other files
@@ -145,7 +145,7 @@ def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool = Fals
     files = files_to_upload(folder)
 
     from huggingface_hub import CommitOperationAdd, HfApi  # optional network client: loaded only to push
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError  # as above
 
     api = HfApi(endpoint=endpoint, token=token, library_name="synrank")
     operations = [CommitOperationAdd(path_in_repo=p.relative_to(folder).as_posix(), path_or_fileobj=str(p))

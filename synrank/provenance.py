@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from synrank.paths import cache_dir, dataset_search_path
 
 TRACKED_PACKAGES = (
@@ -120,12 +122,7 @@ def hardware() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
     }
-    try:
-        import psutil
-
-        info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:
-        pass
+    info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
     # Only describe torch when the run uses it: importing it costs seconds (``evaluate --run`` does not).
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -150,7 +147,7 @@ def environment() -> dict[str, Any]:
 
 def peak_rss_mb() -> float:
     """Peak resident set size of this process (and waited-for children excluded), in MiB."""
-    import resource
+    import resource  # POSIX only: here, the rest of the module still imports on Windows
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 

@@ -1,8 +1,9 @@
-"""Data layer: BEIR-layout datasets (reading, validation, registry), the evaluation-query leakage
+"""Data layer: BEIR-layout datasets (reading, validation, folders and registry), the evaluation-query leakage
 guard, and the graded training-group exchange format (:mod:`synrank.data.groups`)."""
 
 from synrank.data import groups
 from synrank.data.beir import BeirDataset, Document, load_dataset, load_folder
+from synrank.data.folders import DatasetInfo, list_datasets
 from synrank.data.groups import (
                                  GROUPS_SCHEMA,
                                  Passage,
@@ -13,7 +14,7 @@ from synrank.data.groups import (
                                  read_groups,
 )
 from synrank.data.leakage import EvaluationQueryGuard, evaluation_guard, normalize_query
-from synrank.data.registry import DatasetInfo, dataset_info, list_datasets, resolve_dataset
+from synrank.data.registry import dataset_info, resolve_dataset
 from synrank.data.validate import ValidationReport, validate_folder
 
 __all__ = [

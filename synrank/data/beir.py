@@ -34,20 +34,13 @@ import hashlib
 import json
 import logging
 import os
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synrank.data.registry import (
-    CORPUS_FILE,
-    QRELS_DIR,
-    QUERIES_FILE,
-    DatasetInfo,
-    dataset_info,
-    info_for_folder,
-)
+from synrank.data.folders import CORPUS_FILE, QRELS_DIR, QUERIES_FILE, DatasetInfo, info_for_folder
+from synrank.data.registry import dataset_info
 from synrank.data.values import grade_problem, id_problem, is_blank, is_int_text
 from synrank.errors import DatasetError, os_error_hint, show
 from synrank.io import open_binary

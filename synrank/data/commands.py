@@ -11,7 +11,11 @@ import zlib
 from pathlib import Path
 
 from synrank.cliargs import EXIT_CHECK_FAILED
-from synrank.errors import SynrankError
+from synrank.data.catalog import format_bytes, load_catalog
+from synrank.data.folders import info_for_folder, is_dataset_folder, link_problem, quick_counts
+from synrank.data.registry import resolve_dataset
+from synrank.data.validate import validate_folder
+from synrank.errors import DatasetError, SynrankError
 from synrank.paths import dataset_search_path
 
 #: What reading a dataset folder for a listing can raise besides a located error.
@@ -63,8 +67,6 @@ def _fmt(n: int | None) -> str:
 def _scan(search: list[Path]) -> list[dict]:
     """Every dataset folder of the search path with its counts; a folder that cannot be read is listed
     with the reason instead of stopping the listing."""
-    from synrank.data.registry import info_for_folder, is_dataset_folder, link_problem, quick_counts
-
     out: list[dict] = []
     seen: set[str] = set()
     for folder in search:
@@ -164,7 +166,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _catalog_listing(as_json: bool) -> int:
-    from synrank.data.catalog import format_bytes, load_catalog
+    # start-up time: every synrank command imports this module; the downloader loads http.client and ssl
     from synrank.data.download import describe_size, has_corpus, locate
 
     catalog = load_catalog()
@@ -222,14 +224,12 @@ def _catalog_listing(as_json: bool) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from synrank.data.catalog import format_bytes, load_catalog
+    # start-up time: every synrank command imports this module; the downloader loads http.client and ssl
     from synrank.data.download import RECORD_FILE, download_dataset, locate
 
     catalog = load_catalog()
     unknown = [n for n in args.names if n not in catalog]
     if unknown:
-        from synrank.errors import DatasetError
-
         raise DatasetError(f"not in the dataset catalog: {', '.join(unknown)}",
                            hint="`synrank datasets --all` lists the datasets synrank can download")
     for name in args.names:
@@ -255,9 +255,6 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from synrank.data.validate import validate_folder
-    from synrank.errors import DatasetError
-
     # Warnings are collected into the report and printed once there; the logger's level is restored
     # afterwards so that an in-process caller (tests, notebooks) keeps seeing data-layer warnings.
     data_logger = logging.getLogger("synrank.data")
@@ -266,8 +263,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         folder = Path(args.dir).expanduser()
         if not folder.is_dir():
-            from synrank.data.registry import resolve_dataset
-
             folder = resolve_dataset(args.dir, download=False)
         try:
             report = validate_folder(folder, name=args.name)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from synrank.data.registry import CORPUS_FILE, QRELS_DIR, QUERIES_FILE, RERANK_RUN_FILE, is_dataset_folder
+from synrank.data.folders import CORPUS_FILE, QRELS_DIR, QUERIES_FILE, RERANK_RUN_FILE, is_dataset_folder
 from synrank.errors import DatasetError, SynrankError
 from synrank.io import atomic_open
 

@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import urllib.error
@@ -36,6 +35,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
+from tqdm.auto import tqdm
 
 from synrank import __version__
 from synrank.data.catalog import Catalog, Entry, RemoteFile, Source, format_bytes, load_catalog
@@ -46,18 +48,18 @@ from synrank.data.convert import (
     tsv_queries_to_jsonl,
     unpack_beir_zip,
 )
-from synrank.data.registry import (
+from synrank.data.folders import (
     CORPUS_FILE,
     GZIP_SUFFIX,
     find_local,
+    info_for_folder,
     is_dataset_folder,
     layout_file,
     quick_counts,
-    info_for_folder,
 )
 from synrank.errors import DatasetError, SynrankError
 from synrank.io import atomic_write_json, fsync_dir
-from synrank.paths import cache_dir
+from synrank.paths import cache_dir, dataset_search_path
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +137,6 @@ def _transfer(url: str, part: Path, expected_size: int | None, desc: str, progre
     """Append the rest of ``url`` to ``part`` (resuming with a Range request); returns the start offset.
 
     Raises :class:`_Dropped` when the transfer stops before the announced size."""
-    from tqdm.auto import tqdm
-
     have = part.stat().st_size if part.exists() else 0
     if expected_size is not None and have > expected_size:
         part.unlink()
@@ -177,7 +177,7 @@ def _transfer(url: str, part: Path, expected_size: int | None, desc: str, progre
                 out.write(exc.partial)
                 received += len(exc.partial)
                 raise _Dropped(f"connection closed after {received:,} of {total or '?'} bytes") from None
-            except (ConnectionError, TimeoutError, socket.timeout) as exc:
+            except (ConnectionError, TimeoutError) as exc:
                 raise _Dropped(f"transfer failed after {received:,} bytes ({exc})") from None
             finally:
                 out.flush()
@@ -248,8 +248,6 @@ def locate(entry: Entry, search_path: list[Path] | None = None, *, complete: boo
     """Where ``entry`` is in the search path: the folder a name resolves to (a dataset with forums: the
     first folder holding all its forums). ``complete=True`` skips copies that lack the corpus the
     catalog entry has (e.g. a queries-and-qrels-only folder)."""
-    from synrank.paths import dataset_search_path
-
     if not entry.forums and not complete:
         return find_local(entry.name, search_path)
     for folder in (dataset_search_path() if search_path is None else search_path):
@@ -275,8 +273,6 @@ def _complete(path: Path, entry: Entry) -> bool:
 
 @contextlib.contextmanager
 def _dataset_lock(root: Path, name: str) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
     lock = FileLock(str(root / f".{name}.lock"))
     try:
         lock.acquire(timeout=0)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from synrank.data.beir import read_qrels, read_queries
-from synrank.data.registry import list_datasets
+from synrank.data.folders import list_datasets
 from synrank.errors import DatasetError
 
 logger = logging.getLogger(__name__)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synrank.data.beir import read_corpus, read_qrels, read_queries
-from synrank.data.registry import (
+from synrank.data.folders import (
     CORPUS_FILE,
+    GZIP_SUFFIX,
     QRELS_DIR,
     QUERIES_FILE,
     RERANK_RUN_FILE,
-    GZIP_SUFFIX,
     DatasetInfo,
     info_for_folder,
     is_dataset_folder,
@@ -28,7 +28,6 @@ from synrank.data.registry import (
 )
 from synrank.data.trec import read_run
 from synrank.errors import DatasetError
-from synrank.io import open_binary
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 from synrank.retrieval.bm25 import BM25Index
 from synrank.retrieval.cache import EmbeddingCache
+from synrank.retrieval.documents import document_text
 from synrank.retrieval.encoders import (
     Encoder,
     SentenceTransformerEncoder,
-    document_text,
     encoder_fingerprint,
     encoder_similarity,
     load_encoder,

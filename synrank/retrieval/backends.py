@@ -37,12 +37,15 @@ produce a result.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import logging
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,8 +136,6 @@ def supports_backends(model: Any) -> bool:
 
 
 def _importable(module: str) -> bool:
-    import importlib.util
-
     return importlib.util.find_spec(module) is not None
 
 
@@ -230,6 +231,7 @@ class BackendRunner:
         # (an evaluation model is already in eval mode: no copy, ~90 MB less peak memory for MiniLM)
         module = _TransformerOnly(copy.deepcopy(source).eval() if source.training else source, names)
         if self.backend.engine == "openvino":
+            # openvino loads only when its backend runs (its import is part of a timed evaluation)
             import openvino as ov
 
             with torch.no_grad(), warnings.catch_warnings():
@@ -341,10 +343,7 @@ def _same_features(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def _onnx_session(module: torch.nn.Module, example: tuple[torch.Tensor, ...], names: tuple[str, ...],
                   precision: str, threads: int) -> Any:
     """Export ``module`` to ONNX in a temporary folder (int8: quantise its weights) and open a session."""
-    import tempfile
-    from pathlib import Path
-
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional (the onnx extra); loaded only by the onnx backends
 
     axes = {n: {0: "batch", 1: "length"} for n in (*names, "hidden")}
     with tempfile.TemporaryDirectory(prefix="synrank-onnx-") as tmp:
@@ -354,7 +353,7 @@ def _onnx_session(module: torch.nn.Module, example: tuple[torch.Tensor, ...], na
             torch.onnx.export(module, example, str(path), input_names=list(names), output_names=["hidden"],
                               dynamic_axes=axes, opset_version=17, dynamo=False)
         if precision == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+            from onnxruntime.quantization import QuantType, quantize_dynamic  # optional, as above
 
             quantized = Path(tmp) / "model-int8.onnx"
             quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)

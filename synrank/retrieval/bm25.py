@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from synrank.data.trec import sort_run_items
-from synrank.errors import ConfigError
+from synrank.errors import ConfigError, DatasetError
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ Run = dict[str, dict[str, float]]
 
 def _porter_stemmer() -> Any:
     try:
-        import Stemmer
+        import Stemmer  # checked here: a missing PyStemmer is one clear error, not an import failure
     except ImportError as exc:
         raise ConfigError("BM25 with stemming needs PyStemmer", hint="pip install PyStemmer, or pass stemmer=None") from exc
     return Stemmer.Stemmer("porter")
@@ -60,8 +60,8 @@ class BM25Index:
     def __init__(self, corpus: Mapping[str, Any], k1: float = 0.9, b: float = 0.4, method: str = "lucene",
                  stemmer: str | None = "porter", stopwords: str | list[str] | None = "en",
                  show_progress: bool = False):
-        import bm25s
-        from bm25s.tokenization import Tokenizer
+        import bm25s  # bm25s loads scipy (~0.4 s): only a BM25 index needs it
+        from bm25s.tokenization import Tokenizer  # as above
 
         if not corpus:
             raise ValueError("BM25Index needs a non-empty corpus")
@@ -72,7 +72,7 @@ class BM25Index:
             stem = _porter_stemmer()
         elif stemmer is not None:
             try:
-                import Stemmer
+                import Stemmer  # as in _porter_stemmer
             except ImportError as exc:
                 raise ConfigError(f"stemmer {stemmer!r} needs PyStemmer", hint="pip install PyStemmer") from exc
             stem = Stemmer.Stemmer(stemmer)
@@ -127,8 +127,6 @@ class BM25Index:
         """Score only each query's candidates (documents must be in the index), (score desc, id asc)."""
         missing = sorted({d for q in queries for d in candidates_run.get(q, {}) if d not in self._pos})
         if missing:
-            from synrank.errors import DatasetError
-
             raise DatasetError(f"{len(missing)} candidate documents are not in the corpus, e.g. {missing[:5]}")
         run: Run = {}
         for qid, text in queries.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import logging
 import os
@@ -29,19 +30,18 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 from synrank.errors import ModelError
 from synrank.io import atomic_write_json, sha256_file
 from synrank.paths import cache_dir, resolve_model_alias
 from synrank.retrieval.backends import Backend, BackendRunner, resolve_backend
+from synrank.retrieval.documents import TITLE_SEP, document_text
 from synrank.retrieval.plugins import EncodeOnlyEncoder, has_encode_only
 
 logger = logging.getLogger(__name__)
 
 SIMILARITIES = ("cosine", "dot")
-
-# Joining title and text as BEIR's SentenceBERT model does: (title + " " + text).strip().
-TITLE_SEP = " "
 
 
 @runtime_checkable
@@ -52,23 +52,6 @@ class Encoder(Protocol):
 
     def encode_corpus(self, corpus: list[dict[str, str]], batch_size: int = ...,
                       **kwargs: Any) -> np.ndarray: ...
-
-
-def document_text(doc: Any, sep: str = TITLE_SEP) -> str:
-    """The string a document is encoded as: ``(title + sep + text).strip()`` (BEIR's rule).
-
-    Accepts a dict with ``text`` (and optional ``title``), a :class:`synrank.data.beir.Document`-like
-    object with ``title``/``text`` attributes, or a plain string.
-    """
-    if isinstance(doc, str):
-        return doc.strip()
-    if isinstance(doc, dict):
-        title, text = doc.get("title"), doc.get("text", "")
-    else:
-        title, text = getattr(doc, "title", None), getattr(doc, "text", "")
-    if title is None:
-        return (text or "").strip()
-    return (title + sep + (text or "")).strip()
 
 
 def encoder_similarity(encoder: Any) -> str:
@@ -147,8 +130,6 @@ def folder_fingerprint(folder: str | os.PathLike) -> str:
 
 def module_fingerprint(model: Any) -> str:
     """sha256 of an in-memory torch model: architecture, every tensor, and its tokenizer when it has one."""
-    import torch
-
     h = hashlib.sha256()
     h.update(repr(model).encode())
     for name, tensor in sorted(model.state_dict().items()):
@@ -173,6 +154,7 @@ def module_fingerprint(model: Any) -> str:
 
 def _has_normalize(model: Any) -> bool:
     try:
+        # sentence-transformers takes seconds to import: loaded with the first model, not with this module
         from sentence_transformers.sentence_transformer.modules import Normalize
     except ImportError:  # older sentence-transformers
         from sentence_transformers.models import Normalize
@@ -209,6 +191,7 @@ class SentenceTransformerEncoder:
         self._requested_max_length = None if max_length is None else int(max_length)
         self._fingerprint: str | None = None
         if not isinstance(name_or_path, (str, os.PathLike)):
+            # sentence-transformers takes seconds to import: loaded with the first model, not with this module
             from sentence_transformers import SentenceTransformer
 
             if not isinstance(name_or_path, SentenceTransformer):
@@ -361,9 +344,8 @@ def _module_needs_config(type_name: str) -> tuple[str, str] | None:
     None for modules that load without one (Normalize, Transformer, StaticEmbedding) or unknown types."""
     if not type_name.startswith("sentence_transformers."):
         return None  # a third-party module: leave the check to sentence-transformers
-    import inspect
-
     try:
+        # sentence-transformers takes seconds to import: loaded with the first model, not with this module
         from sentence_transformers.util import import_from_string
 
         cls = import_from_string(type_name)
@@ -432,6 +414,7 @@ def _folder_metadata(folder: Path) -> tuple[str, int, bool] | None:
 
 
 def _load_sentence_transformer(spec: str, resolved: str, device: str | None = None, **kwargs: Any) -> Any:
+    # sentence-transformers takes seconds to import: loaded with the first model, not with this module
     from sentence_transformers import SentenceTransformer
 
     path = Path(resolved).expanduser()
@@ -497,6 +480,7 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
             encoder_similarity(spec)  # validate early
             return spec
         try:
+            # sentence-transformers takes seconds to import: loaded with the first model, not with this module
             from sentence_transformers import SentenceTransformer
         except ImportError:  # pragma: no cover - sentence-transformers is a core dependency
             SentenceTransformer = ()  # type: ignore[assignment]  # noqa: N806
@@ -511,6 +495,7 @@ def load_encoder(spec: Any, max_length: int | None = None, **kwargs: Any) -> Any
         obj = _import_spec(spec_str)
         if not _is_encoder(obj):
             try:
+                # sentence-transformers takes seconds to import: loaded with the first model, not with this module
                 from sentence_transformers import SentenceTransformer
 
                 if isinstance(obj, SentenceTransformer):
@@ -540,6 +525,7 @@ def build_static_encoder(source: str | os.PathLike = "all-MiniLM-L6-v2", max_len
     (cosine similarity: the adapter L2-normalises because the module has no Normalize layer).
     Fingerprint: the tensors and tokenizer (:func:`module_fingerprint`).
     """
+    # sentence-transformers takes seconds to import: loaded with the first model, not with this module
     from sentence_transformers import SentenceTransformer
 
     try:

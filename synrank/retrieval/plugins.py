@@ -2,8 +2,8 @@
 
 :class:`EncodeOnlyEncoder` gives such an object the two methods synrank's search calls
 (``encode_queries`` / ``encode_corpus``, see :mod:`synrank.retrieval.encoders`). Documents are encoded as
-``(title + " " + text).strip()`` (BEIR's rule). Keyword arguments are passed only where the model's
-``encode`` can take them:
+``(title + " " + text).strip()`` (BEIR's rule, :func:`synrank.retrieval.documents.document_text`). Keyword
+arguments are passed only where the model's ``encode`` can take them:
 
 - ``batch_size`` (and ``show_progress_bar``, ``convert_to_numpy=True``, ``convert_to_tensor=False``) when
   ``encode`` names the parameter or takes ``**kwargs``;
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from synrank.errors import ModelError
+from synrank.retrieval.documents import document_text
 
 #: keyword -> (value for queries, value for documents); passed only when ``encode`` names the parameter
 ROLE_KEYWORDS: dict[str, tuple[Any, Any]] = {
@@ -92,8 +93,6 @@ class EncodeOnlyEncoder:
         return self._encode("query", list(queries), batch_size, **kwargs)
 
     def encode_corpus(self, corpus: Sequence[Any], batch_size: int = 64, **kwargs: Any) -> np.ndarray:
-        from synrank.retrieval.encoders import document_text  # encoders imports this module
-
         return self._encode("document", [document_text(d, self.sep) for d in corpus], batch_size, **kwargs)
 
     def __repr__(self) -> str:

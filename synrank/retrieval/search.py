@@ -170,7 +170,7 @@ def exact_search(encoder: Any, corpus: Mapping[str, Any], queries: Mapping[str, 
     ``ignore_identical_ids`` drops a document whose id equals the query id (ArguAna, Quora), as BEIR does.
     Returns ``{qid: {docid: score}}`` with each ranking in trec_eval order (score desc, doc id desc).
     """
-    import faiss
+    import faiss  # loaded when a search runs: a BM25 or re-rank evaluation never needs it
 
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")

@@ -11,7 +11,6 @@ import pytest
 from synrank.data import BeirDataset, Document, load_dataset
 from synrank.data.beir import load_folder, read_corpus
 from synrank.errors import DatasetError
-
 from tests.conftest import need_datasets
 
 from .conftest import DOCS, HEADER, QUERIES, jsonl

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from synrank.cli import main
-from synrank.data import load_dataset, resolve_dataset
 from synrank.data import download as dl
+from synrank.data import load_dataset, resolve_dataset
 from synrank.data.catalog import load_catalog
 from synrank.data.validate import validate_folder
 from synrank.errors import DatasetError

@@ -6,7 +6,6 @@ import pytest
 
 from synrank.data import EvaluationQueryGuard, evaluation_guard, load_dataset, normalize_query
 from synrank.errors import DatasetError
-
 from tests.conftest import need_datasets, present_datasets
 
 from .conftest import HEADER, jsonl, write_dataset

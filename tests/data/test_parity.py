@@ -13,7 +13,6 @@ import logging
 import pytest
 
 from synrank.data import list_datasets, load_dataset
-
 from tests.conftest import need_datasets, present_datasets
 
 # beir leaves its files open (ResourceWarning surfaced by pytest as an unraisable-exception warning).

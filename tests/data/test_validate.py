@@ -8,10 +8,8 @@ import time
 import pytest
 
 from synrank.cli import main
-from synrank.data import validate_folder
+from synrank.data import resolve_dataset, validate_folder
 from synrank.errors import DatasetError
-
-from synrank.data import resolve_dataset
 from tests.conftest import have_reference_data, need_datasets, present_datasets
 
 from .conftest import jsonl
