@@ -37,8 +37,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from synrank.config import bounded, check_ranges
+from synrank.data import leakage
 from synrank.data.groups import GROUPS_SCHEMA
-from synrank.data.leakage import evaluation_guard
 from synrank.data.shards import ShardWriter, iter_records, iter_rejects, next_shard_index, repair_torn_tails
 from synrank.errors import ConfigError, GenerationError
 from synrank.io import append_jsonl, atomic_write_json, folder_lock
@@ -147,7 +147,7 @@ class Generator:
         """The target queries and the source pool through the evaluation guard, the strategy, the backend."""
         cfg = self.cfg
         if self._guard is None:
-            self._guard = evaluation_guard()
+            self._guard = leakage.evaluation_guard()
         raw, self.queries_desc = load_queries(cfg.queries)
         self.targets, self.n_excluded = guarded(raw, self._guard)
         if cfg.pool and cfg.pool != cfg.queries:

@@ -13,6 +13,9 @@ import logging
 import re
 from pathlib import Path
 
+from synrank.data import leakage
+from synrank.data.beir import read_queries
+from synrank.data.registry import QUERIES_FILE, layout_file, resolve_dataset
 from synrank.data.values import id_problem, is_blank
 from synrank.errors import DatasetError, show
 from synrank.io import iter_jsonl_records
@@ -99,9 +102,6 @@ def load_queries(source: str | Path) -> tuple[dict[str, str], str]:
             raise DatasetError("unknown query file type", path, hint="use .tsv (id<TAB>text) or .jsonl")
         desc = portable_path(path)
     else:
-        from synrank.data.beir import read_queries
-        from synrank.data.registry import QUERIES_FILE, layout_file, resolve_dataset
-
         folder = resolve_dataset(str(source), download=False)
         queries_path = layout_file(folder, QUERIES_FILE)
         queries, _ = read_queries(queries_path)
@@ -114,8 +114,6 @@ def load_queries(source: str | Path) -> tuple[dict[str, str], str]:
 def guarded(queries: dict[str, str], guard=None) -> tuple[dict[str, str], int]:
     """Drop every evaluation query; returns the clean queries and how many were removed."""
     if guard is None:
-        from synrank.data.leakage import evaluation_guard
-
-        guard = evaluation_guard()
+        guard = leakage.evaluation_guard()
     clean = guard.filter(queries)
     return clean, len(queries) - len(clean)

@@ -128,6 +128,7 @@ class QueryPool:
     """The real queries that anchored sources are drawn from, with BM25 and a content-word index."""
 
     def __init__(self, queries: dict[str, str]):
+        # bm25s takes ~1 s to import, and only the anchored strategy needs it
         from synrank.retrieval.bm25 import BM25Index
 
         self.queries = queries

@@ -25,9 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from synrank.data import leakage
 from synrank.data.groups import GROUPS_SCHEMA, parse_group
 from synrank.errors import DatasetError
 from synrank.io import atomic_write_gzip_text, iter_jsonl_records
+from synrank.synthetic.query_sources import load_queries
 
 _GRADE_KEYS = ("score", "grade", "relevance", "level", "label")
 _PASSAGE_KEYS = ("passages", "docs", "documents", "levels")
@@ -94,8 +96,6 @@ def _grouped_jsonl(path: Path, seen: dict[str, tuple[Path, int]] | None = None) 
 
 
 def _beir(folder: Path, queries_path: Path | None) -> Iterator[dict[str, Any]]:
-    from synrank.synthetic.query_sources import load_queries
-
     corpus_path = next((p for p in (folder / "corpus.jsonl", folder / "corpus.jsonl.gz") if p.exists()), None)
     if corpus_path is None:
         raise DatasetError("no corpus.jsonl in the SyCL folder", folder)
@@ -156,9 +156,7 @@ def import_sycl(source: str | Path, out: str | Path, queries: str | Path | None 
         raise DatasetError("SyCL input not found", source)
     is_eval = None
     if guard:
-        from synrank.data.leakage import evaluation_guard
-
-        is_eval = evaluation_guard().is_evaluation_query
+        is_eval = leakage.evaluation_guard().is_evaluation_query
     lines, skipped, n_pass = [], 0, 0
     for rec in records:
         if is_eval is not None and is_eval(rec["query"]):

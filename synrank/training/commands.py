@@ -36,12 +36,14 @@ def register(subparsers) -> None:
     c.set_defaults(func=run_check_loss)
 
 
+# The commands import their machinery when they run: every `synrank` command imports this module, and
+# torch, transformers and sentence-transformers would add seconds to each (start-up time).
 def run_check_loss(args: argparse.Namespace) -> int:
-    from synrank.losses import build_loss
-    from synrank.training.config import load_train_config
-    from synrank.training.encoders import build_model
-    from synrank.training.regime import check_loss_regime
-    from synrank.training.sources import load_training_items
+    from synrank.losses import build_loss  # start-up time, see above
+    from synrank.training.config import load_train_config  # start-up time
+    from synrank.training.encoders import build_model  # start-up time
+    from synrank.training.regime import check_loss_regime  # start-up time
+    from synrank.training.sources import load_training_items  # start-up time
 
     cfg = load_train_config(args.config)
     kwargs = dict(cfg.loss_kwargs)
@@ -56,8 +58,9 @@ def run_check_loss(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synrank.training.config import load_train_config
-    from synrank.training.trainer import train
+    from synrank.losses.distributed import rank  # start-up time, see above
+    from synrank.training.config import load_train_config  # start-up time
+    from synrank.training.trainer import train  # start-up time
 
     overrides = {}
     if args.max_steps is not None:
@@ -66,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
         overrides["device"] = args.device
     cfg = load_train_config(args.config, overrides)
     result = train(cfg, output=args.output, resume=args.resume)
-    from synrank.losses.distributed import rank
-
     if rank() == 0:
         loss = "n/a" if result.final_loss is None else f"{result.final_loss:.5f}"
         print(f"trained {cfg.name}: {result.steps} steps, final loss {loss}, "

@@ -37,9 +37,13 @@ from typing import Any
 
 import numpy as np
 
+from synrank.data import leakage
+from synrank.data.beir import load_dataset
 from synrank.data.groups import Passage, TrainingGroup, group_files, iter_groups
+from synrank.data.registry import dataset_info
 from synrank.errors import ConfigError, DatasetError
 from synrank.io import sha256_file
+from synrank.paths import dataset_search_path
 from synrank.provenance import portable_path
 from synrank.training.config import SourceConfig, TrainConfig
 from synrank.training.sampling import GroupItem, ShortPolicy, TrainingItem, drop_short
@@ -95,16 +99,12 @@ class CropItem:
 
 def evaluation_query_guard():
     """The evaluation-query guard for the current dataset search path (built once per process)."""
-    from synrank.paths import dataset_search_path
-
     return _cached_guard(tuple(str(p) for p in dataset_search_path()))
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_guard(search_path: tuple[str, ...]):
-    from synrank.data.leakage import evaluation_guard
-
-    return evaluation_guard([Path(p) for p in search_path])
+    return leakage.evaluation_guard([Path(p) for p in search_path])
 
 
 def _filter_evaluation_queries(groups: list[TrainingGroup], policy: str, origin: str,
@@ -122,8 +122,6 @@ def _filter_evaluation_queries(groups: list[TrainingGroup], policy: str, origin:
 
 def _evaluation_documents(dataset) -> tuple[set[str], list[str]]:
     """Document ids judged in the dataset's evaluation splits (any grade)."""
-    from synrank.data.beir import load_dataset
-
     docs: set[str] = set()
     splits = list(dataset.info.evaluation_splits)
     for split in splits:
@@ -157,8 +155,7 @@ def load_group_source(src: SourceConfig, policy: str, guard) -> tuple[list[Train
 
 
 def load_supervised_source(src: SourceConfig, policy: str, guard) -> tuple[list[TrainingGroup], SourceReport]:
-    from synrank.data.beir import load_dataset
-    from synrank.retrieval.bm25 import BM25Index
+    from synrank.retrieval.bm25 import BM25Index  # bm25s (~1 s to import): only a supervised source needs it
 
     assert src.dataset is not None
     ds = load_dataset(src.dataset, split=src.split, corpus=True)
@@ -199,9 +196,6 @@ def _doc_text(doc) -> str:
 
 
 def load_self_supervised_source(src: SourceConfig) -> tuple[list[CropItem], SourceReport]:
-    from synrank.data.beir import load_dataset
-    from synrank.data.registry import dataset_info
-
     if src.path is not None:
         return _crops_from_group_passages(src)
     assert src.dataset is not None

@@ -19,38 +19,40 @@ from synrank.errors import GenerationError
 from synrank.synthetic.backends.base import Backend, Completion, GenerationRequest, SamplingParams
 
 
+# Each backend's module is imported when that backend is chosen: their dependencies (torch, httpx, vllm,
+# transformers, llama-cpp-python) are heavy or optional.
 def _echo(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.echo import EchoBackend
+    from synrank.synthetic.backends.echo import EchoBackend  # heavy/optional dependencies, see above
 
     return EchoBackend(model, **kw)
 
 
 def _openai(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.openai import OpenAIBackend
+    from synrank.synthetic.backends.openai import OpenAIBackend  # heavy/optional dependencies
 
     return OpenAIBackend(model, **kw)
 
 
 def _vllm(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.vllm import VLLMBackend
+    from synrank.synthetic.backends.vllm import VLLMBackend  # heavy/optional dependencies
 
     return VLLMBackend(model, **kw)
 
 
 def _local(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.local import local_backend
+    from synrank.synthetic.backends.local import local_backend  # heavy/optional dependencies
 
     return local_backend(model, **kw)
 
 
 def _llamacpp(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.local import LlamaCppBackend
+    from synrank.synthetic.backends.local import LlamaCppBackend  # heavy/optional dependencies
 
     return LlamaCppBackend(model, **kw)
 
 
 def _tgguf(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.local import TransformersGGUFBackend
+    from synrank.synthetic.backends.local import TransformersGGUFBackend  # heavy/optional dependencies
 
     return TransformersGGUFBackend(model, **kw)
 

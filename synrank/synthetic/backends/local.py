@@ -21,6 +21,7 @@ from typing import Any
 
 from synrank.errors import GenerationError, ModelError
 from synrank.io import sha256_file
+from synrank.paths import smollm2_gguf_path
 from synrank.provenance import portable_path
 from synrank.synthetic.backends.base import Backend, Completion, GenerationRequest, SamplingParams, batch_seed
 from synrank.synthetic.prompts import render_plain
@@ -34,8 +35,6 @@ def resolve_gguf(model: str | None) -> Path:
     """A GGUF path from a path or a known alias; a clear error otherwise."""
     name = model or DEFAULT_MODEL
     if name in ("smollm2", "SmolLM2-135M-Instruct"):
-        from synrank.paths import smollm2_gguf_path
-
         return smollm2_gguf_path()
     path = Path(name).expanduser()
     if not path.is_file():
