@@ -190,7 +190,7 @@ def _suite_minilm(row: str = "minilm-synthetic-infonce") -> tuple[float, float]:
 def estimate(records: list[dict[str, Any]], length: int = 128) -> str:
     """Two markdown tables from the latest record of each kind: (1) by tokens, training (125 steps) and
     evaluation minutes on 2 cores at the measured 2-core-equivalent rates; (2) calibrated, the cpu suite's
-    recorded MiniLM times scaled by the measured MiniLM / model ratio (same script, same hour)."""
+    recorded MiniLM times scaled by the measured MiniLM / model ratios (same script, same hour)."""
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in records:
         latest[(r["kind"], r["model"], r.get("precision", ""))] = r
@@ -229,25 +229,27 @@ def estimate(records: list[dict[str, Any]], length: int = 128) -> str:
     lines += ["", f"Tokens after truncation at {length}: {eval_tokens:,.0f} in the 5 evaluation cells, "
               f"{dev_tokens:,.0f} in the dev evaluation, {train_tokens:,.0f} in 125 training steps "
               f"({tr['queries']:,} queries + {tr['passages']:,} passages)."]
-    ref = latest.get(("throughput", "minilm", "bf16"))
-    if ref is not None:
+    ref_bf16, ref_fp32 = latest.get(("throughput", "minilm", "bf16")), latest.get(("throughput", "minilm", "fp32"))
+    if ref_bf16 is not None and ref_fp32 is not None:
         suite_train, suite_eval = _suite_minilm()
-        ref_rate, ref_step = ref["result"]["texts_per_s_cpu"], step_s("minilm")
-        lines += ["", f"Calibrated on the cpu suite's minilm-synthetic-infonce (results/cpu/costs.csv: train "
-                  f"{suite_train:.0f} s, eval {suite_eval:.0f} s for the 5 cells) × MiniLM / model measured here "
-                  "(bf16 throughput; for training also the step-time ratio):", "",
-                  "| model | throughput ratio | train, min (throughput) | train, min (steps) | eval 5 cells, min | "
-                  "train + eval, min |", "|---|---|---|---|---|---|"]
-        for (kind, model, precision), r in latest.items():
-            if kind != "throughput" or precision != "bf16" or model == "minilm":
+        ref_step = step_s("minilm")
+        lines += ["", f"Calibrated on the cpu suite's minilm-synthetic-infonce (results/cpu/costs.csv: training "
+                  f"{suite_train:.0f} s in bf16, evaluation {suite_eval:.0f} s for the 5 cells with torch-fp32 at 128 "
+                  "tokens) × MiniLM / model as measured here: training by the bf16 step-time ratio (else the bf16 "
+                  "throughput ratio), evaluation by the fp32 throughput ratio:", "",
+                  "| model | bf16 ratio | fp32 ratio | train, min | eval 5 cells, min (torch-fp32) | train + eval, min |",
+                  "|---|---|---|---|---|---|"]
+        models = sorted({m for (k, m, _p) in latest if k == "throughput" and m != "minilm"})
+        for model in models:
+            bf16, fp32 = latest.get(("throughput", model, "bf16")), latest.get(("throughput", model, "fp32"))
+            if bf16 is None or fp32 is None:
                 continue
-            ratio = ref_rate / r["result"]["texts_per_s_cpu"]
+            r16 = ref_bf16["result"]["texts_per_s_cpu"] / bf16["result"]["texts_per_s_cpu"]
+            r32 = ref_fp32["result"]["texts_per_s_cpu"] / fp32["result"]["texts_per_s_cpu"]
             s_step = step_s(model)
-            by_steps = None if s_step is None or ref_step is None else suite_train * s_step / ref_step / 60
-            train = by_steps if by_steps is not None else suite_train * ratio / 60
-            ev = suite_eval * ratio / 60
-            lines.append(f"| {model} | {ratio:.2f} | {suite_train * ratio / 60:.1f} | {fmt(by_steps)} | {ev:.1f} | "
-                         f"{train + ev:.1f} |")
+            train = suite_train * (s_step / ref_step if s_step is not None and ref_step is not None else r16) / 60
+            ev = suite_eval * r32 / 60
+            lines.append(f"| {model} | {r16:.2f} | {r32:.2f} | {train:.1f} | {ev:.1f} | {train + ev:.1f} |")
     return "\n".join(lines)
 
 
