@@ -73,8 +73,9 @@ def _autocast(precision: str):
 
 
 def _long_texts(model, length: int, n: int) -> list[str]:
+    # lazy: each measurement runs in its own process and loads only what it measures
     from synrank.data import load_dataset
-    from synrank.retrieval.encoders import document_text
+    from synrank.retrieval.encoders import document_text  # lazy, as above
 
     corpus = load_dataset("scifact", split="test").corpus
     texts = [document_text(corpus[k]) for k in sorted(corpus)]
@@ -111,6 +112,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _groups(n: int) -> list[tuple[str, list[str]]]:
+    # lazy: each measurement runs in its own process and loads only what it measures
     from synrank.data.groups import read_groups
 
     groups = [g for g in read_groups(SYNTHETIC) if len(g.passages) >= PASSAGES][:n]
@@ -155,8 +157,9 @@ def _mean_tokens(tokenizer, texts: list[str], length: int) -> float:
 
 
 def tokens(args: argparse.Namespace) -> dict[str, Any]:
+    # lazy: each measurement runs in its own process and loads only what it measures
     from synrank.data import load_dataset
-    from synrank.retrieval.encoders import document_text
+    from synrank.retrieval.encoders import document_text  # lazy, as above
 
     tok = _load(args.model).tokenizer
     out: dict[str, Any] = {"cells": {}}
@@ -268,6 +271,7 @@ def compare(before: Path, after: Path, measure: str = "nDCG@10", min_gain: float
             alpha: float = 0.01) -> dict[str, Any]:
     """The trial's dev test (README.md): mean gain of ``after`` over ``before`` on the same queries and a
     paired randomization test (10,000 sign flips, seed 0); passes when gain >= min_gain and p < alpha."""
+    # lazy: each measurement runs in its own process and loads only what it measures
     from synrank.evaluation.significance import align_scores, randomization_test
 
     try:
