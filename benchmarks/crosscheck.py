@@ -23,6 +23,7 @@ any cell fails. Cells without a ranking (committed results keep none) are listed
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -80,6 +81,12 @@ def rescore(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]], 
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _qrels_dataset(name_or_path: str, split: str):
+    """A dataset's queries and qrels, read once per run (a suite scores many models on each dataset)."""
+    return load_dataset(name_or_path, split=split, corpus=False)
+
+
 def check_cell(folder: Path, datasets: Path | None, tolerance: float) -> dict[str, Any]:
     """Compare one cell's ``per_query.tsv`` with ir_measures on its ``run.trec.gz``."""
     record = EvaluationRecord.from_disk(folder / EvaluationRecord.FILE)
@@ -87,7 +94,7 @@ def check_cell(folder: Path, datasets: Path | None, tolerance: float) -> dict[st
     row: dict[str, Any] = {"cell": f"{folder.parent.name}/{folder.name}", "dataset": name, "split": split}
     if record.dataset.forums:
         return {**row, "verdict": "skipped", "why": "per-forum cell (CQADupStack): check each forum's run"}
-    data = load_dataset(name if datasets is None else datasets / name, split=split, corpus=False)
+    data = _qrels_dataset(name if datasets is None else str(datasets / name), split)
     rel = record.evaluation.relevance_threshold if record.evaluation else data.info.relevance_threshold
     ours = PerQueryScores.from_disk(folder / PerQueryScores.FILE).rows
     names = sorted({k for values in ours.values() for k in values})
