@@ -32,6 +32,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from synrank.data.values import GRADE_MAX
+
 DEFAULT_MEASURES: tuple[str, ...] = (
     "nDCG@1", "nDCG@3", "nDCG@5", "nDCG@10", "nDCG@100",
     "MAP", "Recall@10", "Recall@100", "Recall@1000", "MRR@10", "P@10",
@@ -144,8 +146,10 @@ def parse_measure(text: str | Measure) -> Measure:
         raise ValueError(f"measure {text!r} takes no cutoff; use {family}")
     if rel is not None and family == "nDCG":
         raise ValueError(f"measure {text!r}: nDCG uses the graded gains and takes no relevance level")
-    if rel is not None and rel < 1:
-        raise ValueError(f"measure {text!r}: the relevance level must be an integer >= 1")
+    if rel is not None and not 1 <= rel <= GRADE_MAX:
+        # grades are read within GRADE_MIN..GRADE_MAX; a larger level would only ever count nothing
+        # (and pytrec_eval's C int cannot hold a level from 2^31 on)
+        raise ValueError(f"measure {text!r}: the relevance level must be an integer in 1..{GRADE_MAX}")
     return Measure(family, cutoff, rel)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from synrank.data.values import GRADE_MAX
 from synrank.evaluation.evaluator import evaluate_run
 from synrank.evaluation.measures import (
     DEFAULT_MEASURES,
@@ -197,3 +200,14 @@ def test_pytrec_eval_measure_strings():
     assert parse_measure("MRR@10").trec_key == "recip_rank"
     assert parse_measure("MRR@10").run_cutoff == 10
     assert not parse_measure("nDCG@10").binary and parse_measure("P@10").binary
+
+
+@given(st.integers(min_value=GRADE_MAX + 1, max_value=2**70))
+def test_relevance_level_above_the_grade_bound_is_refused(level: int) -> None:
+    # a level no grade can reach counts nothing; from 2^31 on pytrec_eval cannot even take it
+    with pytest.raises(ValueError, match=r"relevance level must be an integer in 1\.\.1000"):
+        parse_measure(f"MAP(rel={level})")
+
+
+def test_relevance_level_at_the_grade_bound_is_accepted() -> None:
+    assert parse_measure(f"AP(rel={GRADE_MAX})").rel == GRADE_MAX
