@@ -18,18 +18,26 @@ Two kinds of folders besides a freshly run one are read:
 * **seed replicates**: the cells of a row ``R`` are ``cells/R/`` and every ``cells/R@seed<N>/``. With
   more than one, the row's value is the mean over replicates, ``sd`` their sample standard deviation
   (ddof 1), and the tests and intervals use the per-query scores averaged over replicates (every
-  replicate must hold the same queries).
+  replicate must hold the same queries). The suite's ``comparisons`` are also tested replicate by
+  replicate (:func:`seed_comparison_rows`), so ``significance.csv`` keeps the per-seed tests beside the
+  test on averaged scores.
+
+Besides the scores, each cell reports what its records say about how it was evaluated (never parsed by
+hand, always through :class:`EvaluationRecord`): the encoding backend, its precision and the maximum
+input length of the evaluation (:class:`Encoding`), and the relevance threshold of the binary measures
+(:func:`relevance_threshold`).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +55,7 @@ from benchmarks.records import (
     read_or_warn,
 )
 from benchmarks.suites import SuiteConfig
+from synrank.data.registry import dataset_info
 from synrank.errors import SynrankError
 from synrank.evaluation.significance import (
     align_scores,
@@ -61,15 +70,122 @@ logger = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("model", "variant", "base", "dataset", "split", "mode", "measure", "value", "n_queries",
                "ci_low", "ci_high", "baseline", "mean_diff", "p_value", "p_holm", "p_ttest", "p_ttest_holm",
-               "p_randomization", "p_randomization_holm", "config_hash", "subsampled")
+               "p_randomization", "p_randomization_holm", "config_hash", "subsampled",
+               "relevance_threshold", "backend", "precision", "max_length")
 #: Appended to ``CSV_COLUMNS`` when any row aggregates seed replicates.
 SEED_COLUMNS = ("n_seeds", "sd")
 SIGNIFICANCE_COLUMNS = ("model", "baseline", "dataset", "measure", "value", "baseline_value", "n_queries",
                         "mean_diff", "p_ttest", "p_ttest_holm", "p_randomization", "p_randomization_holm")
+#: Appended to ``SIGNIFICANCE_COLUMNS`` when a compared row has seed replicates: which scores were tested
+#: (:data:`SEED_MEAN`, :data:`PER_SEED` or :data:`SINGLE`), the replicate's seed, the cell folders compared.
+SIGNIFICANCE_SEED_COLUMNS = ("scores", "seed", "model_cells", "baseline_cells")
+SEED_MEAN = "seed-mean"  # per-query scores averaged over each row's replicates (the leaderboard's test)
+PER_SEED = "per-seed"  # one replicate of the row against the baseline's replicate of the same seed
+SINGLE = "single"  # both rows have one cell
+#: The ``seed`` of a row's own folder ``cells/<row>/`` (trained with its config's seed).
+OWN_SEED = "own"
+#: What a record does not say (a field written before it was recorded).
+NOT_RECORDED = "?"
 COST_COLUMNS = ("model", "train_steps", "train_seconds", "eval_seconds", "eval_cells", "total_seconds")
 CI_METHOD = "t"  # Student-t 95% interval of the mean per-query score
 #: A cell folder holding one seed replicate of leaderboard row ``row``.
 SEED_FOLDER_RE = re.compile(r"^(?P<row>.+)@seed(?P<seed>[0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a cell's model turned texts into vectors, as the evaluation's ``metrics.json`` records it
+    (its config, :func:`synrank.evaluation.pipeline.evaluate_model`).
+
+    ``backend`` and ``precision`` are the two halves of the encoding backend's name (``openvino-bf16``:
+    :class:`synrank.retrieval.backends.Backend`); ``max_length`` is the evaluation's maximum input length
+    in tokens, ``inf`` for an encoder without one (a static embedding). A field is ``""`` where it does
+    not apply (BM25, a scored run file) and :data:`NOT_RECORDED` where the record does not say: a
+    ``metrics.json`` written before the backend was recorded, a plug-in encoder without a backend
+    (``backend`` is then ``plug-in``), a cell without ``metrics.json``. Several records (seed replicates,
+    forums) that differ: each field lists the distinct values, joined by ``;``.
+    """
+
+    backend: str = ""
+    precision: str = ""
+    max_length: str = ""
+
+    @classmethod
+    def unknown(cls) -> Encoding:
+        return cls(NOT_RECORDED, NOT_RECORDED, NOT_RECORDED)
+
+    @classmethod
+    def of(cls, record: EvaluationRecord | None) -> Encoding:
+        """What ``record`` (one evaluation's metrics.json, not a forum cell's) says; None: not recorded."""
+        if record is None:
+            return cls.unknown()
+        if record.kind in ("bm25", "run"):
+            return cls()
+        config = record.config
+        if "encoding" not in config:
+            backend = precision = NOT_RECORDED
+        elif config["encoding"] is None:
+            backend, precision = "plug-in", NOT_RECORDED
+        else:  # Backend.name is "<engine>-<precision>"
+            backend, _, precision = str(config["encoding"]).partition("-")
+        return cls(backend or NOT_RECORDED, precision or NOT_RECORDED, _length_text(config.get("max_length")))
+
+    @classmethod
+    def merge(cls, encodings: Iterable[Encoding]) -> Encoding:
+        found = list(encodings)
+        if not found:
+            return cls.unknown()
+        return cls(*(join_distinct(getattr(e, f) for e in found) for f in ("backend", "precision", "max_length")))
+
+    @property
+    def label(self) -> str:
+        """As the Markdown and HTML tables print it: ``openvino-bf16 · 256`` (``∞``: no limit), ``—`` where
+        no encoder ran, ``?`` for what the record does not say."""
+        if self == Encoding():
+            return "—"
+        known_precision = self.precision not in ("", NOT_RECORDED)
+        name = f"{self.backend}-{self.precision}" if known_precision else self.backend
+        length = "∞" if self.max_length == "inf" else self.max_length
+        return f"{name or NOT_RECORDED} · {length or NOT_RECORDED}"
+
+
+def _length_text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return NOT_RECORDED
+    if math.isinf(value):
+        return "inf"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def evaluation_records(folder: Path, record: EvaluationRecord | None) -> list[EvaluationRecord | None]:
+    """The records of the evaluations that ranked a cell: its metrics.json, or for a cell evaluated
+    forum by forum, each forum's (``<cell>/<forum>/metrics.json``)."""
+    if record is None or record.kind != "forums":
+        return [record]
+    return [read_or_warn(EvaluationRecord, folder / forum / METRICS_FILE, "its encoding shown as unknown")
+            for forum in record.dataset.forums or sorted(record.forums or {})]
+
+
+def relevance_threshold(record: EvaluationRecord | None, dataset: str | None = None) -> int | None:
+    """The grade from which the binary measures (MAP, Recall, MRR, P) counted a document relevant: as
+    ``record`` says, else what the evaluator takes for the dataset (its :class:`DatasetInfo`, for a
+    dataset on this machine: never downloaded); None when neither is known. ``dataset``: the dataset's
+    name when there is no record."""
+    if record is not None and record.evaluation is not None:
+        return record.evaluation.relevance_threshold
+    name = record.dataset.name if record is not None else dataset
+    if not name:
+        return None
+    try:
+        return dataset_info(name, download=False).relevance_threshold
+    except SynrankError:
+        return None
+
+
+def join_distinct(values: Iterable[Any]) -> str:
+    """The distinct values as text, in order of first appearance, joined by ``;`` (None: :data:`NOT_RECORDED`)."""
+    texts = [NOT_RECORDED if v is None else str(v) for v in values]
+    return ";".join(dict.fromkeys(texts)) if texts else NOT_RECORDED
 
 
 @dataclass(frozen=True)
@@ -86,12 +202,26 @@ class FinishedCell:
     mode: str
     subsampled: bool
     dataset_checksums: dict[str, str]
+    encoding: Encoding = Encoding.unknown()
+    #: the grade from which binary measures count a document relevant (:func:`relevance_threshold`) as
+    #: text: "2", :data:`NOT_RECORDED`, or the distinct values joined by ``;`` (forums that disagree)
+    relevance_threshold: str = NOT_RECORDED
 
     @classmethod
-    def from_marker(cls, marker: CellMarker) -> FinishedCell:
+    def from_marker(cls, marker: CellMarker, folder: Path) -> FinishedCell:
+        """A finished cell: its marker, and its metrics.json for how it was evaluated (when readable)."""
+        metrics = read_or_warn(EvaluationRecord, folder / METRICS_FILE, "its encoding shown as unknown")
+        records = evaluation_records(folder, metrics)
+        if metrics is None and marker.kind == "bm25":
+            encoding = Encoding()
+        else:
+            encoding = Encoding.merge(Encoding.of(r) for r in records)
+        dataset = (marker.config.get("dataset") or {}).get("name")
         return cls(aggregate=marker.aggregate, n_queries=marker.n_queries, config_hash=marker.config_hash,
                    variant=marker.variant, base=marker.base or "", split=marker.split, mode=marker.mode,
-                   subsampled=bool(marker.subsample), dataset_checksums=marker.dataset_checksums)
+                   subsampled=bool(marker.subsample), dataset_checksums=marker.dataset_checksums,
+                   encoding=encoding, relevance_threshold=join_distinct(relevance_threshold(r, dataset)
+                                                                        for r in records))
 
     @classmethod
     def committed(cls, folder: Path, entry: ManifestCell | None, variant: str, base: str) -> FinishedCell | None:
@@ -105,9 +235,12 @@ class FinishedCell:
         if metrics.dataset.sha256 != entry.dataset_sha256 or metrics.n_queries != entry.n_queries:
             logger.warning("%s: metrics.json and manifest.json describe different runs; cell ignored", folder)
             return None
+        records = evaluation_records(folder, metrics)
         return cls(aggregate=metrics.aggregate, n_queries=metrics.n_queries, config_hash=entry.config_hash,
                    variant=variant, base=base, split=metrics.dataset.split, mode=metrics.mode or "",
-                   subsampled=entry.subsampled, dataset_checksums=metrics.dataset.checksums or {})
+                   subsampled=entry.subsampled, dataset_checksums=metrics.dataset.checksums or {},
+                   encoding=Encoding.merge(Encoding.of(r) for r in records),
+                   relevance_threshold=join_distinct(relevance_threshold(r) for r in records))
 
 
 @dataclass
@@ -120,6 +253,8 @@ class Cell:
     per_query: dict[str, dict[str, float]] = field(repr=False)  # {measure: {qid: mean over replicates}}
     replicates: list[str] = field(default_factory=list)  # cell folder names
     replicate_cells: list[FinishedCell] = field(default_factory=list, repr=False)
+    #: each replicate's own per-query scores (the per-seed tests), in the order of ``replicates``
+    replicate_scores: list[dict[str, dict[str, float]]] = field(default_factory=list, repr=False)
 
     @property
     def n_seeds(self) -> int:
@@ -138,6 +273,21 @@ class Cell:
         if len(self.replicate_cells) <= 1:
             return self.first.config_hash
         return ";".join(c.config_hash for c in self.replicate_cells)
+
+    @property
+    def encoding(self) -> Encoding:
+        """How the cell encoded (replicates that differ: each field's distinct values joined by ``;``)."""
+        return Encoding.merge(c.encoding for c in self.replicate_cells or [self.first])
+
+    @property
+    def relevance_threshold(self) -> str:
+        return join_distinct(c.relevance_threshold for c in self.replicate_cells or [self.first])
+
+    def replicate_at(self, index: int) -> Cell:
+        """Replicate ``index`` alone, as a cell of its own (its own scores, no averaging)."""
+        name, cell = self.replicates[index], self.replicate_cells[index]
+        return Cell(self.model, self.dataset, cell, self.replicate_scores[index], [name], [cell],
+                    [self.replicate_scores[index]])
 
     def seed_values(self, measure: str) -> list[float]:
         """Each replicate's value (one per seed; empty for a cell without replicates)."""
@@ -181,7 +331,7 @@ def load_cells(results: Path, models: Iterable[str], datasets: Iterable[str],
             for name in folders[m]:
                 folder = results / "cells" / name / d
                 marker = read_or_warn(CellMarker, folder / CELL_MARKER, "cell ignored")
-                cell = FinishedCell.from_marker(marker) if marker is not None else None
+                cell = FinishedCell.from_marker(marker, folder) if marker is not None else None
                 if cell is None and (folder / METRICS_FILE).exists():
                     if not manifest_read:
                         manifest, manifest_read = read_manifest(results), True
@@ -194,7 +344,7 @@ def load_cells(results: Path, models: Iterable[str], datasets: Iterable[str],
                 per_query.append(PerQueryScores.from_disk(folder / PER_QUERY_FILE).columns())
                 names.append(name)
             if found:
-                cells[(m, d)] = Cell(m, d, found[0], _mean_per_query(per_query, names, d), names, found)
+                cells[(m, d)] = Cell(m, d, found[0], _mean_per_query(per_query, names, d), names, found, per_query)
     return cells
 
 
@@ -244,6 +394,7 @@ def build_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], models: l
             base = cells.get((base_name, d)) if base_name != m else None
             if base_name != m and base is None:
                 logger.warning("no finished %s cell on %s: %s is not tested there", base_name, d, m)
+            encoding = dataclasses.asdict(cell.encoding)
             for measure in suite.measures:
                 if measure not in cell.per_query:
                     raise SynrankError(f"{cell.model}/{d}: per_query.tsv has no {measure!r} column")
@@ -261,6 +412,7 @@ def build_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], models: l
                     "mean_diff": math.nan, "p_ttest": math.nan, "p_randomization": math.nan,
                     "n_seeds": cell.n_seeds, "sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else math.nan,
                     "seed_values": seeds, "replicates": list(cell.replicates),
+                    "relevance_threshold": cell.relevance_threshold, **encoding,
                 }
                 if base is not None:
                     row.update(_compare(cell, base, measure, sig.permutations, sig.seed))
@@ -272,22 +424,77 @@ def build_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], models: l
     return rows
 
 
-def comparison_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], datasets: list[str],
-                    ) -> list[dict[str, Any]]:
-    sig = suite.significance
-    rows: list[dict[str, Any]] = []
+def _compared(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], datasets: list[str],
+              ) -> Iterator[tuple[str, str, str, Cell, Cell]]:
+    """(model, baseline, dataset, its cell, the baseline's) of every comparison where both are finished."""
     for comp in suite.comparisons:
         for d in datasets:
             a, b = cells.get((comp.model, d)), cells.get((comp.baseline, d))
-            if a is None or b is None:
-                continue
-            for measure in suite.measures:
-                row = {"model": comp.model, "baseline": comp.baseline, "dataset": d, "measure": measure,
-                       "value": float(a.aggregate[measure]), "baseline_value": float(b.aggregate[measure]),
-                       "n_queries": a.first.n_queries}
-                row.update(_compare(a, b, measure, sig.permutations, sig.seed))
-                rows.append(row)
+            if a is not None and b is not None:
+                yield comp.model, comp.baseline, d, a, b
+
+
+def _pair_rows(suite: SuiteConfig, model: str, baseline: str, dataset: str, a: Cell, b: Cell, scores: str,
+               seed: str) -> list[dict[str, Any]]:
+    """One ``significance.csv`` row per measure: ``a`` against ``b`` on their per-query scores."""
+    sig = suite.significance
+    rows = []
+    for measure in suite.measures:
+        row = {"model": model, "baseline": baseline, "dataset": dataset, "measure": measure,
+               "value": float(a.aggregate[measure]), "baseline_value": float(b.aggregate[measure]),
+               "n_queries": a.first.n_queries, "scores": scores, "seed": seed,
+               "model_cells": ";".join(a.replicates), "baseline_cells": ";".join(b.replicates)}
+        row.update(_compare(a, b, measure, sig.permutations, sig.seed))
+        rows.append(row)
+    return rows
+
+
+def comparison_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], datasets: list[str],
+                    ) -> list[dict[str, Any]]:
+    """The suite's ``comparisons`` on every dataset: the tests on each row's per-query scores (averaged
+    over its seed replicates), Holm across the datasets of each pair and measure."""
+    rows: list[dict[str, Any]] = []
+    for model, baseline, d, a, b in _compared(suite, cells, datasets):
+        scores = SEED_MEAN if a.n_seeds > 1 or b.n_seeds > 1 else SINGLE
+        rows += _pair_rows(suite, model, baseline, d, a, b, scores, "")
     _add_holm(rows, ("model", "baseline", "measure"))
+    return rows
+
+
+def seed_label(folder: str) -> str:
+    """A replicate's seed as ``significance.csv`` shows it: N for ``<row>@seed<N>``, :data:`OWN_SEED` for
+    the row's own folder."""
+    match = SEED_FOLDER_RE.match(folder)
+    return str(int(match["seed"])) if match else OWN_SEED
+
+
+def seed_pairs(a: Cell, b: Cell) -> list[tuple[str, int, int]]:
+    """The replicate pairs of a per-seed comparison of ``a`` against ``b``: (seed, index in a, index in
+    b). Replicates of the same seed are paired; a row with a single cell is paired with each replicate
+    of the other. Empty when neither row has replicates."""
+    la, lb = [seed_label(n) for n in a.replicates], [seed_label(n) for n in b.replicates]
+    if len(la) <= 1 and len(lb) <= 1:
+        return []
+    if len(lb) == 1:
+        return [(s, i, 0) for i, s in enumerate(la)]
+    if len(la) == 1:
+        return [(s, 0, j) for j, s in enumerate(lb)]
+    return [(s, i, lb.index(s)) for i, s in enumerate(la) if s in lb]
+
+
+def seed_comparison_rows(suite: SuiteConfig, cells: dict[tuple[str, str], Cell], datasets: list[str],
+                         ) -> list[dict[str, Any]]:
+    """The suite's ``comparisons`` replicate by replicate (:func:`seed_pairs`), for pairs where a row has
+    seed replicates: the same tests as :func:`comparison_rows` on one replicate's per-query scores
+    against the other's, Holm across the datasets of each pair, measure and seed."""
+    rows: list[dict[str, Any]] = []
+    for model, baseline, d, a, b in _compared(suite, cells, datasets):
+        pairs = seed_pairs(a, b)
+        if (a.n_seeds > 1 or b.n_seeds > 1) and not pairs:
+            logger.warning("%s vs %s on %s: no replicates of the same seed; no per-seed tests", model, baseline, d)
+        for seed, i, j in pairs:
+            rows += _pair_rows(suite, model, baseline, d, a.replicate_at(i), b.replicate_at(j), PER_SEED, seed)
+    _add_holm(rows, ("model", "baseline", "measure", "seed"))
     return rows
 
 

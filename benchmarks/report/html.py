@@ -21,8 +21,11 @@ from benchmarks.report.drilldown import drilldown_data
 from benchmarks.report.model import Entry, Pair, Report, TableRow
 from benchmarks.report.text import (
     COST_HEADER,
+    DATASET_HEADER,
+    DATASET_NOTE,
     PAIR_HEADER,
     cost_cells,
+    dataset_cells,
     legend,
     pair_cells,
 )
@@ -97,11 +100,13 @@ def score_table_html(report: Report, measure: str, table_id: str | None) -> str:
     head = ['<th data-key="model">model</th>', '<th data-key="variant">variant</th>', '<th data-key="vs">vs</th>']
     head += [f'<th class="num" data-key="{_e(d)}">{_e(d)}</th>' for d in report.datasets]
     head.append('<th class="num" data-key="mean">mean</th>')
+    head.append('<th data-key="encoding">encoding</th>')
     body = []
     for row in table:
         cells = [f'<td class="model">{_e(row.model)}</td>', f"<td>{_e(row.variant)}</td>", f"<td>{_e(row.vs)}</td>"]
         cells += [_entry_td(e, row, d) for e, d in zip(row.entries, report.datasets, strict=True)]
         cells.append(_entry_td(row.mean, row, "mean"))
+        cells.append(f'<td class="encoding">{_e(row.encoding)}</td>')
         body.append(f'<tr data-model="{_e(row.model)}">' + "".join(cells) + "</tr>")
     ident = f' id="{table_id}"' if table_id else ""
     return (f'<div class="scroll"><table class="board sortable"{ident} data-measure="{_e(measure)}">'
@@ -252,9 +257,9 @@ def _costs_section(report: Report) -> str:
 
 
 def _datasets_section(report: Report) -> str:
-    rows = [[d, split, mode, str(n), "yes" if sub else "no"] for d, split, mode, n, sub in report.dataset_rows()]
-    parts = ['<section id="datasets"><h2>Datasets</h2>',
-             _simple_table(["dataset", "split", "mode", "queries", "subsampled"], rows, 3, sortable=False)]
+    rows = [dataset_cells(r) for r in report.dataset_rows()]
+    parts = ['<section id="datasets"><h2>Datasets</h2>', f'<p class="legend">{_md_inline(DATASET_NOTE)}</p>',
+             _simple_table(DATASET_HEADER, rows, 3, sortable=False)]
     if report.notes:
         parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in report.notes) + "</ul>")
     parts.append("</section>")

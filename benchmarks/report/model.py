@@ -2,8 +2,9 @@
 
 :func:`build_report` reads a results folder (finished cells, ``manifest.json``) and computes the rows
 once (:mod:`benchmarks.leaderboard`); :meth:`Report.score_table` turns them into the wide table whose
-cells (value, ± sd over seeds, bold best, † / ‡) the Markdown and HTML renderers both print, so the
-files cannot disagree.
+cells (value, ± sd over seeds, bold best, † / ‡) and per-row encoding (backend-precision · evaluation
+length, :meth:`Report.encoding_label`) the Markdown and HTML renderers both print, so the files cannot
+disagree.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from benchmarks.leaderboard import (
     load_cells,
     read_manifest,
     replicate_folders,
+    seed_comparison_rows,
 )
 from benchmarks.records import SuiteManifest
 from benchmarks.rows import row_baselines
@@ -58,6 +60,7 @@ class TableRow:
     vs: str  # the baseline's name, "—" for a row that is its own reference
     entries: tuple[Entry | None, ...]  # one per dataset, None when the cell is missing
     mean: Entry | None  # over the datasets; None unless the row has all of them
+    encoding: str = ""  # how the row's cells encoded (:meth:`Report.encoding_label`)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Report:
     comparisons: list[dict[str, Any]]
     costs: list[dict[str, Any]]
     cells: dict[tuple[str, str], Cell] = field(repr=False)
+    #: the comparisons replicate by replicate (rows with seed replicates only)
+    seed_comparisons: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest: SuiteManifest | None = field(default=None, repr=False)
     _by_key: dict[tuple[str, str, str], dict[str, Any]] | None = field(default=None, init=False, repr=False)
@@ -100,6 +105,29 @@ class Report:
     @property
     def has_seeds(self) -> bool:
         return any(r.get("n_seeds", 1) > 1 for r in self.rows)
+
+    def seed_counts(self) -> dict[str, int]:
+        """Rows with seed replicates and how many (the most over the row's datasets)."""
+        out: dict[str, int] = {}
+        for r in self.rows:
+            if r.get("n_seeds", 1) > 1:
+                out[r["model"]] = max(out.get(r["model"], 0), r["n_seeds"])
+        return out
+
+    def encoding_label(self, model: str) -> str:
+        """How the cells of row ``model`` encoded, e.g. ``openvino-bf16 · 256`` (:class:`Encoding`); when
+        its datasets (or a cell's seed replicates) differ, every variant with where it applies."""
+        by_dataset: dict[str, str] = {}
+        for d in self.datasets:
+            cell = self.cells.get((model, d))
+            if cell is not None:
+                labels = list(dict.fromkeys(c.encoding.label for c in cell.replicate_cells or [cell.first]))
+                by_dataset[d] = labels[0] if len(labels) == 1 else " + ".join(labels) + " (by seed)"
+        distinct = list(dict.fromkeys(by_dataset.values()))
+        if len(distinct) <= 1:
+            return distinct[0] if distinct else "—"
+        return "varies: " + "; ".join(
+            f"{label} ({', '.join(d for d, x in by_dataset.items() if x == label)})" for label in distinct)
 
     @property
     def test_description(self) -> str:
@@ -171,7 +199,7 @@ class Report:
             mean = means[m]
             if mean is not None and abs(mean.value - best["mean"]) < 1e-12:
                 mean = Entry(mean.value, True, "", mean.sd, mean.seed_values)
-            out.append(TableRow(m, first["variant"], self.vs(m) or "—", tuple(entries), mean))
+            out.append(TableRow(m, first["variant"], self.vs(m) or "—", tuple(entries), mean, self.encoding_label(m)))
         return out
 
     def _mean_entry(self, model: str, measure: str) -> Entry | None:
@@ -187,13 +215,15 @@ class Report:
             return Entry(value, sd=float(np.std(per_seed, ddof=1)), seed_values=tuple(float(x) for x in per_seed))
         return Entry(value)
 
-    def dataset_rows(self) -> list[tuple[str, str, str, int, bool]]:
-        """(dataset, split, mode, queries, subsampled) as the cells recorded them."""
+    def dataset_rows(self) -> list[tuple[str, str, str, int, bool, str]]:
+        """(dataset, split, mode, queries, subsampled, relevance threshold) as the cells recorded them
+        (one line per distinct combination)."""
         seen: dict[str, set] = {}
         for r in self.rows:
-            seen.setdefault(r["dataset"], set()).add((r["n_queries"], r["split"], r["mode"], r["subsampled"]))
-        return [(d, split, mode, n, sub) for d in self.datasets
-                for n, split, mode, sub in sorted(seen.get(d, set()), key=str)]
+            seen.setdefault(r["dataset"], set()).add((r["n_queries"], r["split"], r["mode"], r["subsampled"],
+                                                      r["relevance_threshold"]))
+        return [(d, split, mode, n, sub, threshold) for d in self.datasets
+                for n, split, mode, sub, threshold in sorted(seen.get(d, set()), key=str)]
 
     def pairs(self) -> list[Pair]:
         """The suite's comparisons, then every row against its own baseline (duplicates dropped)."""
@@ -245,9 +275,11 @@ def build_report(suite: SuiteConfig, results: Path, models: list[str], baselines
     cells = load_cells(results, models, datasets, labels)
     rows = build_rows(suite, cells, models, datasets, baselines)
     comp = comparison_rows(suite, cells, datasets)
+    per_seed = seed_comparison_rows(suite, cells, datasets)
     folders = replicate_folders(results, models)
     costs = cost_rows(results, [name for m in models for name in folders[m]], datasets)
     manifest = read_manifest(results)
     return Report(suite=suite, results=results, models=list(models), datasets=list(datasets),
-                  baselines=dict(baselines), rows=rows, comparisons=comp, costs=costs, cells=cells,
+                  baselines=dict(baselines), rows=rows, comparisons=comp, costs=costs, seed_comparisons=per_seed,
+                  cells=cells,
                   notes=list(notes or []), manifest=manifest)

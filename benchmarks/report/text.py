@@ -3,20 +3,33 @@
 * ``leaderboard.csv`` — long format, one row per (model, dataset, measure): value, n_queries, 95%
   t-interval of the mean per-query score, the baseline it is tested against, mean difference, p-values
   of the paired t-test and of the randomization test (each also Holm-adjusted across the datasets of
-  that model and measure), ``p_value`` / ``p_holm`` = the suite's chosen test; ``n_seeds`` and ``sd``
-  are appended when a row aggregates seed replicates;
-* ``significance.csv`` — the suite's extra ``comparisons`` (model vs baseline pairs), same tests;
+  that model and measure), ``p_value`` / ``p_holm`` = the suite's chosen test, the cell's relevance
+  threshold, encoding backend, precision and evaluation length (:class:`benchmarks.leaderboard.Encoding`);
+  ``n_seeds`` and ``sd`` are appended when a row aggregates seed replicates;
+* ``significance.csv`` — the suite's extra ``comparisons`` (model vs baseline pairs), same tests; with
+  seed replicates also one test per replicate pair (columns ``scores``, ``seed``, ``model_cells``,
+  ``baseline_cells``);
 * ``costs.csv`` — per model: training steps and wall seconds, evaluation wall seconds over its cells;
 * ``leaderboard.md`` — the wide table of the primary measure (datasets as columns plus a mean column,
   best value of each column in bold, † / ‡ = significantly better / worse than the row's baseline after
-  Holm, ± sd over seeds), dataset sizes, the pairwise comparisons, the cost table and notes.
+  Holm, ± sd over seeds, the row's encoding), the datasets (sizes, relevance threshold), the pairwise
+  comparisons, the cost table and notes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.leaderboard import COST_COLUMNS, CSV_COLUMNS, SEED_COLUMNS, SIGNIFICANCE_COLUMNS, to_csv
+from benchmarks.leaderboard import (
+    COST_COLUMNS,
+    CSV_COLUMNS,
+    PER_SEED,
+    SEED_COLUMNS,
+    SIGNIFICANCE_COLUMNS,
+    SIGNIFICANCE_SEED_COLUMNS,
+    SINGLE,
+    to_csv,
+)
 from benchmarks.report.model import Entry, Report
 
 
@@ -25,7 +38,10 @@ def leaderboard_csv(report: Report) -> str:
 
 
 def significance_csv(report: Report) -> str:
-    return to_csv(report.comparisons, SIGNIFICANCE_COLUMNS)
+    """The comparisons' tests; with seed replicates, the per-seed tests after them and the seed columns."""
+    seeded = any(r["scores"] != SINGLE for r in report.comparisons)
+    return to_csv(report.comparisons + report.seed_comparisons,
+                  SIGNIFICANCE_COLUMNS + (SIGNIFICANCE_SEED_COLUMNS if seeded else ()))
 
 
 def costs_csv(report: Report) -> str:
@@ -46,6 +62,18 @@ def cost_cells(r: dict[str, Any], n_datasets: int) -> list[str]:
     return [steps, train, f"{r['eval_seconds']:.1f}", f"{r['eval_cells']}/{n_datasets}", f"{r['total_seconds']:.1f}"]
 
 
+DATASET_HEADER = ("dataset", "split", "mode", "queries", "subsampled", "relevant at grade ≥")
+DATASET_NOTE = ("*relevant at grade ≥*: the relevance threshold, the grade from which the binary measures "
+                "(MAP, Recall, MRR, P) count a document relevant, as each cell's `metrics.json` records it; "
+                "nDCG uses the grades themselves.")
+
+
+def dataset_cells(row: tuple[str, str, str, int, bool, str]) -> list[str]:
+    """One row of the Datasets table as printed (Markdown and HTML), from :meth:`Report.dataset_rows`."""
+    d, split, mode, n, sub, threshold = row
+    return [d, split, mode, str(n), "yes" if sub else "no", threshold]
+
+
 COST_TITLE = "Cost (wall seconds on the machine of the run; see `manifest.json`)"
 COST_HEADER = ("model", "training steps", "training (s)", "evaluation (s)", "cells", "total (s)")
 PAIR_HEADER = ("model", "baseline", "dataset", "model", "baseline", "Δ", "p (t)", "p (rand.)", "p_holm (rand.)")
@@ -62,10 +90,20 @@ def legend(report: Report) -> str:
     text = (f"† / ‡: significantly better / worse than the row's baseline (column *vs*), {report.test_description}, "
             f"Holm–Bonferroni across the datasets of each row, p_holm < {report.alpha}. "
             "Bold: best value in the column. *mean*: mean over the datasets (only for rows with all of them). "
+            "*encoding*: the encoding backend and precision of the evaluation · its maximum input length in "
+            "tokens (∞: no limit), from each cell's `metrics.json`; ? where the record does not say (cells "
+            "evaluated before it was recorded), *varies* where the row's datasets differ. "
             "All p-values, both tests and 95% t-intervals of the mean per-query score are in `leaderboard.csv`.")
     if report.has_seeds:
-        text += (" ± : sample standard deviation over a row's seed replicates (`cells/<row>@seed<N>`); the "
-                 "value is their mean and the tests use per-query scores averaged over them.")
+        by_count: dict[int, list[str]] = {}
+        for model, n in report.seed_counts().items():
+            by_count.setdefault(n, []).append(model)
+        counts = "; ".join(f"{n} seeds: {', '.join(models)}" for n, models in sorted(by_count.items(), reverse=True))
+        text += (" ± : sample standard deviation (n − 1) over a row's seed replicates (`cells/<row>@seed<N>`; "
+                 f"{counts}); the value is their mean. The significance tests and intervals of these rows use "
+                 "per-query scores averaged over their seeds.")
+        if report.seed_comparisons:
+            text += f" `significance.csv` also keeps a test per seed (rows with `scores` = `{PER_SEED}`)."
     return text
 
 
@@ -77,15 +115,16 @@ def markdown(report: Report) -> str:
     lines += [legend(report), ""]
     for measure in [report.measure]:
         lines += [f"## {measure}", ""]
-        lines.append("| " + " | ".join(["model", "variant", "vs", *report.datasets, "mean"]) + " |")
-        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(report.datasets) + 1)) + "|")
+        lines.append("| " + " | ".join(["model", "variant", "vs", *report.datasets, "mean", "encoding"]) + " |")
+        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(report.datasets) + 1) + ["---"]) + "|")
         for row in report.score_table(measure):
             cells = [entry_markdown(e) for e in row.entries]
-            lines.append("| " + " | ".join([row.model, row.variant, row.vs, *cells, entry_markdown(row.mean)]) + " |")
+            lines.append("| " + " | ".join([row.model, row.variant, row.vs, *cells, entry_markdown(row.mean),
+                                            row.encoding]) + " |")
         lines.append("")
-    lines += ["## Datasets", "", "| dataset | split | mode | queries | subsampled |", "|---|---|---|---:|---|"]
-    for d, split, mode, n, sub in report.dataset_rows():
-        lines.append(f"| {d} | {split} | {mode} | {n} | {'yes' if sub else 'no'} |")
+    lines += ["## Datasets", "", DATASET_NOTE, "", "| " + " | ".join(DATASET_HEADER) + " |",
+              "|---|---|---|---:|---|---:|"]
+    lines += ["| " + " | ".join(dataset_cells(r)) + " |" for r in report.dataset_rows()]
     lines.append("")
     comp = [r for r in report.comparisons if r["measure"] == report.measure]
     if report.comparisons:

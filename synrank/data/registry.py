@@ -139,9 +139,9 @@ def _fetch_missing(name: str, forum: tuple[str, str] | None, search: list[Path],
     return folder / forum[1] if forum else folder
 
 
-def dataset_info(name_or_path: str | os.PathLike) -> DatasetInfo:
-    """Resolve a dataset (see :func:`resolve_dataset`) and describe it."""
-    path = resolve_dataset(name_or_path)
+def dataset_info(name_or_path: str | os.PathLike, *, download: bool | None = None) -> DatasetInfo:
+    """Resolve a dataset (see :func:`resolve_dataset`; ``download`` as there) and describe it."""
+    path = resolve_dataset(name_or_path, download=download)
     name = None
     if not (isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path))):
         name = str(name_or_path)

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from benchmarks.records import CELL_MARKER, CellMarker
+from synrank.records import METRICS_FILE, DatasetRef, EvaluationRecord, EvaluationSummary
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -100,13 +101,41 @@ MEASURES = ("nDCG@10", "MRR@10")
 
 
 def write_marker(folder: Path, *, model: str, dataset: str, aggregate: dict[str, float], n_queries: int,
-                 config_hash: str, variant: str, seconds: float | None = None) -> None:
+                 config_hash: str, variant: str, seconds: float | None = None, kind: str = "bm25",
+                 config: dict | None = None) -> None:
     """A completion marker for a hand-made cell (what the leaderboard reads; the fields it does not
     read are placeholders)."""
-    CellMarker(suite="test", model=model, variant=variant, kind="bm25", dataset=dataset, split="test", mode="full",
-               config={}, config_hash=config_hash, dataset_sha256="0" * 64, dataset_checksums={}, n_queries=n_queries,
-               aggregate=aggregate, timings={} if seconds is None else {"total": seconds}, peak_rss_mb=0.0,
-               batch_size=1, finished_utc="2026-01-01T00:00:00Z").to_disk(folder / CELL_MARKER)
+    CellMarker(suite="test", model=model, variant=variant, kind=kind, dataset=dataset, split="test", mode="full",
+               config=config or {}, config_hash=config_hash, dataset_sha256="0" * 64, dataset_checksums={},
+               n_queries=n_queries, aggregate=aggregate, timings={} if seconds is None else {"total": seconds},
+               peak_rss_mb=0.0, batch_size=1, finished_utc="2026-01-01T00:00:00Z").to_disk(folder / CELL_MARKER)
+
+
+#: A config key left out of a hand-made metrics.json (a record written before the key existed).
+ABSENT = object()
+
+
+def write_metrics(folder: Path, *, aggregate: dict[str, float], n_queries: int, kind: str = "encoder",
+                  encoding: object = ABSENT, max_length: object = ABSENT, threshold: int | None = 1,
+                  dataset: str = "toyds", forums: dict | None = None) -> EvaluationRecord:
+    """A hand-made evaluation record (``metrics.json``): ``encoding`` / ``max_length`` go into its config
+    unless ABSENT; ``threshold`` None leaves the evaluation summary out."""
+    config: dict = {"model": "m"}
+    if encoding is not ABSENT:
+        config["encoding"] = encoding
+    if max_length is not ABSENT:
+        config["max_length"] = max_length
+    summary = None if threshold is None else EvaluationSummary(
+        n_queries=n_queries, measures=list(aggregate), relevance_threshold=threshold, ignore_identical_ids=False,
+        n_queries_not_retrieved=0, n_queries_without_relevant=0, n_unjudged_run_queries=0, n_identical_ids_dropped=0)
+    record = EvaluationRecord(
+        kind=kind, aggregate=aggregate, n_queries=n_queries, mode="full", config=config, config_hash="c" * 16,
+        evaluation=summary, forums=forums, dataset=DatasetRef(name=dataset, split="test", sha256="0" * 64,
+                                                               forums=sorted(forums) if forums else None),
+        versions={}, hardware={}, created_utc="2026-01-01T00:00:00Z")
+    folder.mkdir(parents=True, exist_ok=True)
+    record.to_disk(folder / METRICS_FILE)
+    return record
 
 
 def make_fixture(tmp: Path, n_queries: int = 14, seed: int = 0) -> Fixture:

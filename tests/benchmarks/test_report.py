@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
+import math
 import re
 import shutil
 import statistics
@@ -22,9 +24,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from benchmarks import run as run_mod
-from benchmarks.leaderboard import CSV_COLUMNS, SEED_COLUMNS
+from benchmarks.leaderboard import (
+    CSV_COLUMNS,
+    SEED_COLUMNS,
+    SIGNIFICANCE_COLUMNS,
+    SIGNIFICANCE_SEED_COLUMNS,
+    Encoding,
+)
 from benchmarks.report import REPORT_PAGE, build_report, write_leaderboard, write_report
 from benchmarks.report.__main__ import main as report_main
 from benchmarks.report.drilldown import EXTREMES, TOP_DOCS, _top_docs, drilldown_data, extreme_queries
@@ -33,7 +42,15 @@ from benchmarks.rows import subsample_notes, suite_rows
 from benchmarks.suites import SuiteConfig, load_suite
 from synrank.config import from_dict
 from synrank.errors import DatasetError
-from tests.benchmarks.report_helpers import MEASURES, cell_texts, make_fixture, parse_html, write_marker
+from tests.benchmarks.report_helpers import (
+    ABSENT,
+    MEASURES,
+    cell_texts,
+    make_fixture,
+    parse_html,
+    write_marker,
+    write_metrics,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "results" / "smoke"
@@ -97,17 +114,52 @@ def _html_view(page: str) -> tuple[list[str], dict[tuple[str, str], str]]:
     return order, out
 
 
+def _csv_encodings(text: str) -> dict[str, set[str]]:
+    """Per model, the labels its cells' CSV columns backend, precision, max_length make."""
+    out: dict[str, set[str]] = {}
+    for r in csv.DictReader(io.StringIO(text)):
+        out.setdefault(r["model"], set()).add(Encoding(r["backend"], r["precision"], r["max_length"]).label)
+    return out
+
+
+def _md_datasets(md: str) -> list[list[str]]:
+    lines = md.splitlines()
+    start = lines.index("## Datasets")
+    header = next(i for i in range(start, len(lines)) if lines[i].startswith("| dataset |"))
+    out = []
+    for ln in lines[header + 2:]:
+        if not ln.startswith("|"):
+            break
+        out.append([c.strip() for c in ln.strip("|").split("|")])
+    return out
+
+
 def _assert_agree(report, csv_text: str, md: str, page: str) -> None:
     csv_vals = _csv_view(csv_text, report.measure)
     md_order, md_vals = _md_view(md, report.measure)
     html_order, html_vals = _html_view(page)
     assert md_order == html_order == [t.model for t in report.score_table()]
-    assert md_vals == html_vals  # same text per cell: value, mark, ± sd, mean column
+    assert md_vals == html_vals  # same text per cell: value, mark, ± sd, mean column, encoding
     for (model, col), text in md_vals.items():
-        if col == "mean" or text == "—":
+        if col in ("mean", "encoding") or text == "—":
             continue
         assert text.split("†")[0].split("‡")[0].split(" ±")[0] == csv_vals[(model, col)]
-    assert len([1 for k in md_vals if k[1] != "mean" and md_vals[k] != "—"]) == len(csv_vals)
+    assert len([1 for k in md_vals if k[1] not in ("mean", "encoding") and md_vals[k] != "—"]) == len(csv_vals)
+    # the encoding column: the CSV's per-cell columns, one label, or every one after "varies:"
+    for model, labels in _csv_encodings(csv_text).items():
+        shown = md_vals[(model, "encoding")]
+        if any(";" in label for label in labels):  # a cell whose seed replicates differ
+            assert "(by seed)" in shown
+        elif len(labels) == 1:
+            assert shown == next(iter(labels))
+        else:
+            assert shown.startswith("varies: ") and all(label in shown for label in labels)
+    # the relevance threshold: the CSV's, in the Datasets tables of both
+    thresholds = {(r["dataset"], r["relevance_threshold"]) for r in csv.DictReader(io.StringIO(csv_text))}
+    md_ds = _md_datasets(md)
+    html_ds = [cell_texts(tr) for tr in parse_html(page).by_id("datasets").rows()]
+    assert md_ds == html_ds
+    assert {(row[0], row[-1]) for row in md_ds} == thresholds
 
 
 def test_committed_smoke_csv_md_html_agree():
@@ -208,6 +260,199 @@ def test_replicates_with_other_queries_are_refused(tmp_path):
                                     "variants": [{"name": "r", "bm25": {}}], "datasets": [{"name": "d"}]})
     with pytest.raises(Exception, match=r"cells/r@seed2/d/per_query.tsv: other queries than cells/r@seed1/d"):
         build_report(suite, results, ["r"], {})
+
+
+def _exact_randomization_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided paired randomization p-value by counting every one of the 2^n sign patterns."""
+    d = a - b
+    observed = d.mean()
+    tol = 1e-9 * abs(observed)
+    null = np.array([np.dot(signs, d) / d.size for signs in itertools.product((1.0, -1.0), repeat=d.size)])
+    less, greater = np.mean(null <= observed + tol), np.mean(null >= observed - tol)
+    return min(1.0, 2 * min(less, greater))
+
+
+def _sig_rows(results: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO((results / "significance.csv").read_text())))
+
+
+def test_significance_keeps_per_seed_tests_beside_the_seed_mean(tmp_path):
+    """significance.csv: the comparison better vs sx (3 seeds) on per-query scores averaged over sx's
+    seeds (scores = seed-mean), then one test per seed (scores = per-seed) against that replicate alone;
+    p-values checked against scipy and an exact count of sign flips (10 queries: 1024 patterns), Holm
+    against statsmodels across the datasets of each seed."""
+    fx = make_fixture(tmp_path, n_queries=10)
+    suite = load_suite(fx.suite_file)
+    models, baselines, labels = suite_rows(suite, fx.results)
+    report = build_report(suite, fx.results, models, baselines, labels=labels)
+    write_report(report, plots=False)
+    rows = _sig_rows(fx.results)
+    header = (fx.results / "significance.csv").read_text().splitlines()[0].split(",")
+    assert tuple(header) == SIGNIFICANCE_COLUMNS + SIGNIFICANCE_SEED_COLUMNS
+    reps = ["sx@seed1", "sx@seed2", "sx@seed3"]
+    for measure in MEASURES:
+        for d in ("toyds", "nonexistent-toy"):
+            better = fx.per_query[("better", d)][measure]
+            mean_row = [r for r in rows if (r["dataset"], r["measure"], r["scores"]) == (d, measure, "seed-mean")]
+            assert len(mean_row) == 1 and mean_row[0]["seed"] == ""
+            assert mean_row[0]["model_cells"] == "better" and mean_row[0]["baseline_cells"] == ";".join(reps)
+            averaged = np.mean([fx.per_query[(r, d)][measure] for r in reps], axis=0)
+            assert float(mean_row[0]["p_ttest"]) == pytest.approx(stats.ttest_rel(better, averaged).pvalue, rel=1e-9)
+            assert float(mean_row[0]["p_randomization"]) == pytest.approx(_exact_randomization_p(better, averaged))
+            per_seed = {r["seed"]: r for r in rows if (r["dataset"], r["measure"], r["scores"]) == (d, measure, "per-seed")}
+            assert sorted(per_seed) == ["1", "2", "3"]
+            for k in (1, 2, 3):
+                r, sx = per_seed[str(k)], fx.per_query[(f"sx@seed{k}", d)][measure]
+                assert (r["model_cells"], r["baseline_cells"]) == ("better", f"sx@seed{k}")
+                assert float(r["baseline_value"]) == pytest.approx(float(sx.mean()), abs=1e-12)
+                assert float(r["mean_diff"]) == pytest.approx(float((better - sx).mean()), abs=1e-12)
+                assert float(r["p_ttest"]) == pytest.approx(stats.ttest_rel(better, sx).pvalue, rel=1e-9)
+                assert float(r["p_randomization"]) == pytest.approx(_exact_randomization_p(better, sx))
+        for k in (1, 2, 3):
+            group = [r for r in rows if (r["measure"], r["seed"]) == (measure, str(k))]
+            raw = [float(r["p_randomization"]) for r in group]
+            assert len(group) == 2 and [float(r["p_randomization_holm"]) for r in group] == pytest.approx(
+                multipletests(raw, method="holm")[1].tolist())
+
+
+def test_seed_note_says_how_tests_use_seeds_in_markdown_and_html(toy):
+    fx, suite, report = toy
+    write_report(report, plots=False)
+    md = (fx.results / "leaderboard.md").read_text()
+    legend_html = parse_html((fx.results / REPORT_PAGE).read_text()).by_id("leaderboard").find_all("p")[0].text()
+    for text in (md, " ".join(legend_html.split())):
+        assert "3 seeds: sx" in text and "per-query scores averaged over their seeds" in text
+        assert "per-seed" in text and "significance.csv" in text
+
+
+def _seed_folders(row: str, seeds: list[str]) -> list[str]:
+    return [row if s == "own" else f"{row}@seed{s}" for s in seeds]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a_seeds=st.lists(st.sampled_from(["own", "1", "2", "3"]), min_size=1, max_size=4, unique=True),
+       b_seeds=st.lists(st.sampled_from(["own", "1", "2", "3"]), min_size=1, max_size=4, unique=True))
+def test_per_seed_pairs_any_mix_of_replicates(tmp_path_factory, a_seeds, b_seeds):
+    """Rows with any replicates: replicates of one seed are paired, a row with one cell is paired with
+    every replicate of the other, two single cells give no per-seed row (their test is the only one)."""
+    results = tmp_path_factory.mktemp("pairs") / "results"
+    rng = np.random.default_rng(len(a_seeds) * 7 + len(b_seeds))
+    for row, seeds in (("a", a_seeds), ("b", b_seeds)):
+        for name in _seed_folders(row, seeds):
+            cell = results / "cells" / name / "d"
+            cell.mkdir(parents=True)
+            s = rng.uniform(0, 1, 5)
+            (cell / "per_query.tsv").write_text("query_id\tnDCG@10\n" + "".join(f"q{i}\t{v!r}\n" for i, v in enumerate(s.tolist())))
+            write_marker(cell, model=name, dataset="d", aggregate={"nDCG@10": float(s.mean())}, n_queries=5,
+                         config_hash=name, variant=row)
+    suite = from_dict(SuiteConfig, {"name": "p", "baseline": "b", "measures": ["nDCG@10"],
+                                    "variants": [{"name": "a", "bm25": {}}, {"name": "b", "bm25": {}}],
+                                    "datasets": [{"name": "d"}], "comparisons": [{"model": "a", "baseline": "b"}]})
+    report = build_report(suite, results, ["a", "b"], {})
+    order = ["own", "1", "2", "3"]  # a row's folders: its own, then by seed
+    a_sorted, b_sorted = [s for s in order if s in a_seeds], [s for s in order if s in b_seeds]
+    if len(a_sorted) == 1 and len(b_sorted) == 1:
+        expected = []
+    elif len(b_sorted) == 1:
+        expected = [(s, b_sorted[0]) for s in a_sorted]
+    elif len(a_sorted) == 1:
+        expected = [(a_sorted[0], s) for s in b_sorted]
+    else:
+        expected = [(s, s) for s in a_sorted if s in b_sorted]
+    got = [(r["model_cells"], r["baseline_cells"], r["seed"]) for r in report.seed_comparisons]
+    assert got == [(_seed_folders("a", [x])[0], _seed_folders("b", [y])[0], y if len(a_sorted) == 1 else x)
+                   for x, y in expected]
+    assert [r["scores"] for r in report.comparisons] == ["single" if not expected and len(a_sorted) == 1
+                                                         and len(b_sorted) == 1 else "seed-mean"]
+
+
+_BACKEND_CHOICES = st.one_of(st.just(ABSENT), st.none(), st.sampled_from(["openvino-bf16", "torch-fp32"]))
+_LENGTH_CHOICES = st.one_of(st.just(ABSENT), st.just(math.inf), st.sampled_from([128, 256]))
+
+
+def _expected_label(spec) -> str:
+    """The label of one replicate's record, written out independently of Encoding.label."""
+    if spec is None:  # no metrics.json
+        return "? · ?"
+    encoding, length = spec
+    name = "?" if encoding is ABSENT else "plug-in" if encoding is None else encoding
+    shown = {ABSENT: "?", math.inf: "∞"}.get(length, str(length))  # type: ignore[call-overload]
+    return f"{name} · {shown}"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_encoding_and_threshold_any_mix_of_rows(tmp_path_factory, data):
+    """Rows with and without seed replicates, cells with and without metrics.json, records with and
+    without the encoding fields, datasets that differ: the CSV's per-cell columns, the Markdown and HTML
+    column and the Datasets tables say what the records say, and agree."""
+    results = tmp_path_factory.mktemp("mix") / "results"
+    n_rows = data.draw(st.integers(1, 3))
+    datasets = ["d1", "d2"]
+    thresholds = {"d1": 1, "d2": 2}
+    expected: dict[str, dict[str, list]] = {}
+    rng = np.random.default_rng(n_rows)
+    ids = [f"q{i}" for i in range(6)]
+    rows = ["base"] + [f"r{k}" for k in range(n_rows)]
+    for row in rows:
+        n_reps = 1 if row == "base" else data.draw(st.integers(1, 3))
+        folders = [row] if n_reps == 1 else [f"{row}@seed{s}" for s in range(1, n_reps + 1)]
+        expected[row] = {}
+        for d in datasets:
+            specs = []
+            for name in folders:
+                cell = results / "cells" / name / d
+                s = rng.uniform(0, 1, len(ids))
+                agg = {"nDCG@10": float(s.mean())}
+                if row == "base":
+                    write_metrics(cell, aggregate=agg, n_queries=len(ids), kind="bm25", threshold=thresholds[d])
+                    spec = "bm25"
+                elif data.draw(st.booleans()):
+                    spec = (data.draw(_BACKEND_CHOICES), data.draw(_LENGTH_CHOICES))
+                    write_metrics(cell, aggregate=agg, n_queries=len(ids), encoding=spec[0], max_length=spec[1],
+                                  threshold=thresholds[d])
+                else:
+                    spec = None
+                    cell.mkdir(parents=True)
+                (cell / "per_query.tsv").write_text("query_id\tnDCG@10\n" + "".join(
+                    f"{q}\t{v!r}\n" for q, v in zip(ids, s.tolist(), strict=True)))
+                write_marker(cell, model=name, dataset=d, aggregate=agg, n_queries=len(ids), config_hash=name,
+                             variant=row, kind="bm25" if row == "base" else "train")
+                specs.append(spec)
+            expected[row][d] = specs
+    suite = from_dict(SuiteConfig, {"name": "mix", "baseline": "base", "measures": ["nDCG@10"],
+                                    "variants": [{"name": r, "bm25": {}} for r in rows],
+                                    "datasets": [{"name": d} for d in datasets]})
+    report = build_report(suite, results, rows, {})
+    write_report(report, plots=False)
+    csv_text = (results / "leaderboard.csv").read_text()
+    md, page = (results / "leaderboard.md").read_text(), (results / REPORT_PAGE).read_text()
+    _assert_agree(report, csv_text, md, page)
+    by_cell = {(r["model"], r["dataset"]): r for r in csv.DictReader(io.StringIO(csv_text))}
+    _, md_vals = _md_view(md, "nDCG@10")
+    for row in rows:
+        per_dataset = {}
+        for d in datasets:
+            specs = expected[row][d]
+            got = by_cell[(row, d)]
+            if row == "base":
+                assert (got["backend"], got["precision"], got["max_length"]) == ("", "", "")
+                per_dataset[d] = "—"
+            else:
+                labels = list(dict.fromkeys(_expected_label(sp) for sp in specs))
+                per_dataset[d] = labels[0] if len(labels) == 1 else " + ".join(labels) + " (by seed)"
+                lengths = list(dict.fromkeys("?" if sp is None or sp[1] is ABSENT else
+                                             "inf" if sp[1] == math.inf else str(sp[1]) for sp in specs))
+                assert got["max_length"] == ";".join(lengths)
+            known = [sp is not None for sp in specs]
+            want = [str(thresholds[d]) if k else "?" for k in known] if row != "base" else [str(thresholds[d])]
+            assert got["relevance_threshold"] == ";".join(dict.fromkeys(want))
+        distinct = list(dict.fromkeys(per_dataset.values()))
+        if len(distinct) == 1:
+            assert md_vals[(row, "encoding")] == distinct[0]
+        else:
+            assert md_vals[(row, "encoding")] == "varies: " + "; ".join(
+                f"{label} ({', '.join(d for d in datasets if per_dataset[d] == label)})" for label in distinct)
 
 
 # ---------------------------------------------------------------------------------------------------
