@@ -1,10 +1,11 @@
 """Reusing another suite's finished work (benchmarks.reuse): equal keys are copied, not computed (no
 evaluation, no training child); other keys and damaged sources are computed; provenance is recorded;
-the reusing suite's leaderboard reads the copies."""
+the reusing suite's leaderboard reads the copies. And cpu-seeds' rows are cpu's rows (equal keys)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import shutil
@@ -20,7 +21,7 @@ import benchmarks.cells as cells_mod
 import benchmarks.training_runs as training_mod
 from benchmarks import run as run_mod
 from benchmarks.cells import verify_cell
-from benchmarks.keys import CellKey
+from benchmarks.keys import CellKey, TrainingSpecs, cell_key
 from benchmarks.records import CELL_MARKER, TRAIN_MARKER, CellMarker, TrainMarker
 from benchmarks.reuse import ReuseSources
 from benchmarks.suites import SuiteConfig, load_suite
@@ -320,3 +321,38 @@ def test_reuse_names_are_checked(tmp_path):
     with pytest.raises(ConfigError, match="not a safe folder name"):
         from_dict(SuiteConfig, {**base, "reuse": ["../cpu"]}, source=tmp_path / "s.yaml")
     assert run_mod.main(["--suite", "smoke", "--reuse-from", str(tmp_path / "nope"), "--dry-run"]) == 2
+
+
+def test_cpu_seeds_rows_are_cpus_rows():
+    """Every cpu-seeds row is cpu's row of that name (train config, overrides, labels, baseline), so its
+    seed-42 run has cpu's training key and cell keys; replicates take other seeds than the configs' own, and
+    a replicate of a row that starts from @static-ssl starts from the seed-42 static-ssl."""
+    cpu, seeds = load_suite("cpu"), load_suite("cpu-seeds")
+    assert seeds.reuse == ["cpu"]
+    for f in ("baseline", "measures", "primary_measure", "batch_size", "top_k", "encoding", "significance", "env",
+              "datasets"):
+        assert getattr(seeds, f) == getattr(cpu, f), f
+    cpu_specs, seed_specs = TrainingSpecs(cpu), TrainingSpecs(seeds)
+    model = {"kind": "folder", "train_config_hash": "k", "spec": "train/x/model", "sha256": "s", "transformer": False}
+    claim = {"base", "self-supervised", "supervised", "synthetic-infonce", "synthetic-ws2", "synthetic-ws2-paper"}
+    for base in ("minilm", "static", "static-ssl"):
+        have = {v.label for v in seeds.variants if v.base == base}
+        assert have == (claim - {"self-supervised"} if base == "static-ssl" else claim), base
+    for row in seeds.variants:
+        theirs = cpu.variant(row.name)
+        assert dataclasses.replace(row, seeds=[]) == dataclasses.replace(theirs, seeds=[])
+        ds = seeds.datasets[2]
+        assert cell_key(seeds, row, ds, {"name": ds.name}, Path("r"), model).hash == \
+            cell_key(cpu, theirs, ds, {"name": ds.name}, Path("r"), model).hash
+        if row.kind != "train":
+            continue
+        mine = seed_specs(row)
+        assert mine.key == cpu_specs(theirs).key, row.name
+        untrained = mine.config["max_steps"] == 0
+        assert (row.seeds == []) == untrained, row.name  # every trained row has replicates, the bases none
+        for rep in row.replicates()[1:]:
+            spec = seed_specs(rep)
+            assert spec.config["seed"] in (43, 44) and spec.config["seed"] != mine.config["seed"]
+            assert (spec.base is None) == (mine.base is None)
+            if spec.base is not None:
+                assert spec.base.name == "static-ssl" and spec.base.key == cpu_specs(cpu.variant("static-ssl")).key
