@@ -27,6 +27,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from benchmarks.cells import CellOutcome, verify_cell
 from benchmarks.keys import CellKey, TrainingSpec, trained_model_identity
@@ -212,7 +213,7 @@ class ReuseSources:
         cands.sort(key=lambda c: (self.folders.index(c.results), c.folder.name != spec.name, c.folder.name))
         return cands[0] if cands else None
 
-    def training_identity(self, src: SourceTraining, spec: TrainingSpec) -> dict[str, object]:
+    def training_identity(self, src: SourceTraining, spec: TrainingSpec) -> dict[str, Any]:
         """The model identity this suite's cells of ``spec`` get when its run is ``src``'s copy."""
         assert src.marker.model_sha256 is not None
         return trained_model_identity(spec.key, src.checkpoint_for(spec.name), src.marker.model_sha256,
