@@ -21,6 +21,7 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,13 @@ REQUIRED_CELL_FILES = (METRICS_FILE, PER_QUERY_FILE)
 class CellOutcome:
     model: str
     dataset: str
-    status: str  # "computed" | "cached" | "failed"
+    status: str  # "computed" | "cached" | "reused" (copied from another suite: benchmarks.reuse) | "failed"
     seconds: float
     config_hash: str
     folder: Path
     error: str | None = None
+    #: the source cell's folder when reused (``results/cpu/cells/<row>/<dataset>``)
+    source: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -255,16 +258,25 @@ def cell_cache_problem(key: CellKey) -> str | None:
 
 
 def run_cell(suite: SuiteConfig, variant: VariantSpec, ds: DatasetSpec, key: CellKey, *,
-             model_spec: str | None, model: dict[str, Any], overwrite: bool = False) -> CellOutcome:
+             model_spec: str | None, model: dict[str, Any], overwrite: bool = False,
+             adopt: Callable[[], CellOutcome | None] | None = None) -> CellOutcome:
     """Compute one (model, dataset) cell unless its marker says it is done with the same key.
-    ``model`` is the model identity ``key`` was made from; ``model_spec`` what loads it (None for BM25)."""
+    ``model`` is the model identity ``key`` was made from; ``model_spec`` what loads it (None for BM25).
+    ``adopt``: tried before computing (not with ``overwrite``), copies an equal finished cell from another
+    suite's results (:meth:`benchmarks.reuse.ReuseSources.adopt_cell`)."""
     folder = key.folder
     marker = read_cell_marker(folder)
+    problem = None
     if marker is not None and marker.config_hash == key.hash and not overwrite:
         problem = verify_cell(folder, marker)
         if problem is None:
             return CellOutcome(variant.name, ds.key, "cached", 0.0, key.hash, folder)
-        logger.warning("%s: finished cell cannot be reused: %s; recomputing", folder, problem)
+    adopted = adopt() if adopt is not None and not overwrite else None
+    if problem is not None:
+        logger.warning("%s: finished cell cannot be reused: %s; %s", folder, problem,
+                       f"replaced by {adopted.source}" if adopted is not None else "recomputing")
+    if adopted is not None:
+        return adopted
     if model_spec is None and variant.kind != "bm25":
         raise SynrankError(f"cell {variant.name}/{ds.key} must be computed but no model was given")
     if marker is not None:

@@ -14,7 +14,9 @@ A cell folder also holds the evaluation's own files (``metrics.json``, ``per_que
 :mod:`synrank.records.evaluation`); a training folder the trainer's ``training_config.json``.
 
 ``cell.json`` and ``train.json`` are completion markers: written last, atomically, they say the cell or
-training run is finished with the config whose hash they carry. The key's schema (part of that hash,
+training run is finished with the config whose hash they carry. A cell or training run copied from another
+suite's results folder with the equal key (:mod:`benchmarks.reuse`) carries the same key and hash, and in
+``reused_from`` (:class:`ReusedFrom`) where it was computed. The key's schema (part of that hash,
 :data:`benchmarks.keys.CELL_KEY_SCHEMA`) and the file's schema are separate: bumping one does not
 bump the other. Older layouts are read (``synrank.benchmark-cell/v1`` and ``synrank.benchmark-train/v1``
 are the current layouts minus fields added since; plugins and training-start files had no schema).
@@ -61,6 +63,20 @@ def read_or_warn(cls: type[R], path: Path, consequence: str) -> R | None:
 
 
 @dataclass(kw_only=True)
+class ReusedFrom:
+    """Where a reused cell or training run was computed (:mod:`benchmarks.reuse`); never part of a key."""
+
+    #: the source results folder, as artifacts record paths (``results/cpu``: relative to the checkout)
+    results: str
+    #: the cell's or training run's folder name there (``<row>`` or ``<row>@seed<N>``)
+    row: str
+    #: the cell's dataset folder name there (cells only)
+    dataset: str | None = optional()
+    #: when it was copied here
+    reused_utc: str
+
+
+@dataclass(kw_only=True)
 class CellMarker(Record):
     """``cell.json``: a finished evaluation cell, its key and what it found."""
 
@@ -93,6 +109,8 @@ class CellMarker(Record):
     #: sha256 of the cell's files (markers written before v2 have none)
     files: dict[str, str] | None = optional()
     finished_utc: str
+    #: set when the cell was copied from another suite's results (its timings are the source's)
+    reused_from: ReusedFrom | None = optional()
 
 
 CellMarker.UPGRADES = {"synrank.benchmark-cell/v1": _same_layout}
@@ -120,6 +138,8 @@ class TrainMarker(Record):
     hardware: dict[str, Any]
     git_commit: str | None = None
     created_utc: str
+    #: set when the run was copied from another suite's results (``checkpoint`` and ``model`` are this folder's)
+    reused_from: ReusedFrom | None = optional()
 
 
 TrainMarker.UPGRADES = {"synrank.benchmark-train/v1": _same_layout}
@@ -171,6 +191,7 @@ class ManifestTraining:
     config_source: str | None = None
     finished_utc: str | None = None
     this_invocation: str
+    reused_from: ReusedFrom | None = optional()
 
 
 @dataclass(kw_only=True)
@@ -185,6 +206,7 @@ class ManifestCell:
     subsampled: bool
     finished_utc: str | None = None
     this_invocation: str
+    reused_from: ReusedFrom | None = optional()
 
 
 @dataclass(kw_only=True)
@@ -197,6 +219,8 @@ class Invocation:
     failed: int
     trained: int
     failures: list[str]
+    #: cells copied from another suite's results (:mod:`benchmarks.reuse`); absent when none was
+    reused: int | None = optional()
 
 
 @dataclass(kw_only=True)

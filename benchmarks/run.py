@@ -26,14 +26,16 @@ import os
 import sys
 import time
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from benchmarks.cells import CellOutcome, cell_cache_problem, run_cell  # noqa: E402
 from benchmarks.keys import (  # noqa: E402
     CellKey,
+    TrainingSpec,
     TrainingSpecs,
     cell_key,
     dataset_identity,
@@ -56,9 +58,18 @@ from benchmarks.records import (  # noqa: E402
     read_or_warn,
 )
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard  # noqa: E402
+from benchmarks.reuse import ReuseSources  # noqa: E402
 from benchmarks.rows import load_plugins, plugin_variant, subsample_notes, suite_rows  # noqa: E402
-from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec, load_suite, results_dir  # noqa: E402
+from benchmarks.suites import (  # noqa: E402
+    DatasetSpec,
+    SuiteConfig,
+    VariantSpec,
+    load_suite,
+    results_dir,
+    suite_results_dir,
+)
 from benchmarks.training_runs import (  # noqa: E402
+    AdoptTraining,
     TrainOutcome,
     finished_training,
     run_training,
@@ -77,7 +88,7 @@ from synrank.data.registry import dataset_info, find_local  # noqa: E402
 from synrank.errors import ConfigError, SynrankError, describe_os_error  # noqa: E402
 from synrank.io import folder_lock  # noqa: E402
 from synrank.paths import check_safe_name  # noqa: E402
-from synrank.provenance import config_hash, environment  # noqa: E402
+from synrank.provenance import config_hash, environment, portable_path  # noqa: E402
 from synrank.redact import redact_text  # noqa: E402
 
 logger = logging.getLogger("benchmarks.run")
@@ -255,11 +266,19 @@ def _cell_keys(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], 
     return [cell_key(suite, v, d, idents[d.key], results, model) for d in datasets]
 
 
+def reuse_sources(suite: SuiteConfig, results: Path, reuse_from: Iterable[Path] = ()) -> ReuseSources:
+    """Where this run may copy finished work from: ``reuse_from`` (``--reuse-from``), then the results
+    folder of each suite the suite's ``reuse`` names (``results/<name>``); never ``results`` itself."""
+    return ReuseSources([*reuse_from, *(suite_results_dir(n) for n in suite.reuse)], results)
+
+
 def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = None,
               datasets: list[str] | None = None, overwrite: bool = False, plugin: tuple[str, str] | None = None,
               plugin_baseline: str | None = None, argv: list[str] | None = None,
-              skip_preflight: bool = False) -> dict[str, Any]:
-    """Run (the selected part of) ``suite`` into ``results``; returns a summary (also in manifest.json)."""
+              skip_preflight: bool = False, reuse_from: Iterable[Path] = ()) -> dict[str, Any]:
+    """Run (the selected part of) ``suite`` into ``results``; returns a summary (also in manifest.json).
+    Cells and training runs missing here are copied from the reuse sources when their keys are equal
+    (:func:`reuse_sources`; not with ``overwrite``)."""
     t0 = time.perf_counter()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for k, v in suite.env.items():
@@ -275,6 +294,9 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
             to_run = [r for n in _select([v.name for v in suite.variants], models, "model")
                       for r in suite.variant(n).replicates()]
         specs = TrainingSpecs(suite)
+        reuse = None if overwrite else reuse_sources(suite, results, reuse_from) or None
+        if reuse is not None:
+            logger.info("reusing finished cells and training runs with equal keys from %s", reuse.describe())
         if not skip_preflight:
             for note in preflight(suite, to_run, [d.name for d in suite.datasets if d.key in ds_selected], specs):
                 logger.info("%s", note)
@@ -286,7 +308,8 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
         idents = {d.key: dataset_identity(d) for d in ds_specs}  # once per dataset, for every cell
         for v in to_run:
             try:
-                spec, identity, keys = _row_model(suite, v, ds_specs, idents, results, specs, overwrite, trainings)
+                spec, identity, keys = _row_model(suite, v, ds_specs, idents, results, specs, overwrite, trainings,
+                                                  reuse)
             except SynrankError as exc:
                 if v.kind == "bm25":
                     raise
@@ -295,10 +318,11 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                 failures.append(f"{'train' if v.kind == 'train' else 'model'} {v.name}: {exc}")
                 continue
             for ds, key in zip(ds_specs, keys, strict=True):
-                out = run_cell(suite, v, ds, key, model_spec=spec, model=identity, overwrite=overwrite)
+                adopt = partial(reuse.adopt_cell, suite, v, ds, key) if reuse is not None else None
+                out = run_cell(suite, v, ds, key, model_spec=spec, model=identity, overwrite=overwrite, adopt=adopt)
                 outcomes.append(out)
-                _report(f"{v.name} × {ds.key}: {out.status}" + (f" ({out.seconds:.1f} s)" if out.seconds else "")
-                        + (f" — {out.error}" if out.error else ""))
+                _report(f"{v.name} × {ds.key}: {out.status}" + (f" from {out.source}" if out.source else "")
+                        + (f" ({out.seconds:.1f} s)" if out.seconds else "") + (f" — {out.error}" if out.error else ""))
                 if out.status == "failed":
                     failures.append(f"{v.name}/{ds.key}: {out.error}")
 
@@ -310,7 +334,7 @@ def run_suite(suite: SuiteConfig, results: Path, *, models: list[str] | None = N
                              started, wall, argv, plugins)
         manifest.to_disk(results / MANIFEST_FILE)
     return {"wall_seconds": wall, "outcomes": outcomes, "trainings": trainings, "failures": failures,
-            "leaderboard": board}
+            "leaderboard": board, "reuse": reuse.describe() if reuse is not None else None}
 
 
 def _register_plugin(suite: SuiteConfig, results: Path, plugins: dict[str, Plugin], name: str, spec: str,
@@ -329,49 +353,103 @@ def _register_plugin(suite: SuiteConfig, results: Path, plugins: dict[str, Plugi
     return plugin_variant(name, plugins[name])
 
 
+def _finished(key: CellKey, reuse: ReuseSources | None) -> bool:
+    """Whether the cell needs no model: finished here, or an equal finished cell is in a reuse source."""
+    return cell_cache_problem(key) is None or (reuse is not None and reuse.find_cell(key) is not None)
+
+
 def _row_model(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], idents: dict[str, dict[str, Any]],
                results: Path, specs: TrainingSpecs, overwrite: bool, trainings: list[TrainOutcome],
-               ) -> tuple[str | None, dict[str, Any], list[CellKey]]:
+               reuse: ReuseSources | None = None) -> tuple[str | None, dict[str, Any], list[CellKey]]:
     """What a row's cells are evaluated with: the model spec (None for BM25, and for a trained model none
     of whose cells needs it), the model's identity, and each cell's key. A training row is trained
-    (or its finished run reused) unless every cell of its finished run is finished."""
+    (or its finished run reused) unless every cell of its finished run is finished; a finished run with the
+    equal key in a reuse source counts as finished here (its record is copied; its weights only when a
+    cell needs them)."""
     if v.kind != "train":
         spec, identity = model_identity(suite, v)
         return spec, identity, _cell_keys(suite, v, datasets, idents, results, identity)
     training = specs(v)
     done = None if overwrite else finished_training(training, results)
+    source = reuse.find_training(training) if done is None and reuse is not None else None
+    if source is not None:
+        assert reuse is not None
+        done = reuse.training_identity(source, training)
     keys = _cell_keys(suite, v, datasets, idents, results, done) if done is not None else []
-    if done is not None and all(cell_cache_problem(k) is None for k in keys):
-        _report(f"train {v.name}: cached (cells finished)")  # the weights are not needed
+    if done is not None and all(_finished(k, reuse) for k in keys):
+        adopted = reuse.adopt_training(training, results, weights=False) if source is not None and reuse else None
+        if adopted is not None:
+            trainings.append(adopted)
+            _report(f"train {v.name}: reused from {adopted.source} (record only: its cells are finished)")
+        else:
+            _report(f"train {v.name}: cached (cells finished)")  # the weights are not needed
         return None, done, keys
-    tr = run_training(training, results, overwrite=overwrite)
+    adopt: AdoptTraining | None = None
+    if reuse is not None:
+        adopt = partial(_adopt_with_weights, reuse, results)
+    tr = run_training(training, results, overwrite=overwrite, adopt=adopt)
     trainings.append(tr)
-    _report(f"train {v.name}: {tr.status} ({tr.seconds:.1f} s)")
+    _report(f"train {v.name}: {tr.status}" + (f" from {tr.source} (with its weights)" if tr.source
+                                              else f" ({tr.seconds:.1f} s)"))
     identity = tr.model_identity(results, training)
     if identity != done:
         keys = _cell_keys(suite, v, datasets, idents, results, identity)
     return str(tr.checkpoint), identity, keys
 
 
+def _adopt_with_weights(reuse: ReuseSources, results: Path, spec: TrainingSpec, model_sha256: str | None,
+                        ) -> TrainOutcome | None:
+    return reuse.adopt_training(spec, results, weights=True, model_sha256=model_sha256)
+
+
+class PlannedCell(NamedTuple):
+    """One cell of a dry run (:func:`plan_suite`)."""
+
+    model: str
+    dataset: str
+    #: None when the cell would not be computed (finished here, or copied from ``source``), else why it would
+    why: str | None
+    #: the reuse source's cell it would be copied from
+    source: str | None = None
+    #: the cell's key hash, or ``train <training key>`` when it cannot be keyed before training
+    key: str = ""
+
+
 def plan_suite(suite: SuiteConfig, results: Path, models: list[str] | None = None,
-               datasets: list[str] | None = None) -> list[tuple[str, str, str | None]]:
-    """What :func:`run_suite` would do, computing and writing nothing: ``(variant, dataset, why)`` per cell,
-    ``why`` None for a cell it would reuse (same config, files verified), else the reason to compute it."""
+               datasets: list[str] | None = None, reuse: ReuseSources | None = None) -> list[PlannedCell]:
+    """What :func:`run_suite` would do, computing and writing nothing: one :class:`PlannedCell` per cell
+    (seed replicates included), its ``why`` None for a cell it would not compute (finished here with the
+    same config and files verified, or an equal cell in a reuse source: ``source``), else the reason."""
     ds_keys = _select([d.key for d in suite.datasets], datasets, "dataset")
     ds_specs = [d for d in suite.datasets if d.key in ds_keys]
     idents = {d.key: dataset_identity(d) for d in ds_specs}
     specs = TrainingSpecs(suite)
-    plan: list[tuple[str, str, str | None]] = []
-    for v in [suite.variant(n) for n in _select([v.name for v in suite.variants], models, "model")]:
+    plan: list[PlannedCell] = []
+    selected = _select([v.name for v in suite.variants], models, "model")
+    for v in [r for n in selected for r in suite.variant(n).replicates()]:
+        model_note = ""
         if v.kind == "train":
             identity = finished_training(specs(v), results)
+            source = reuse.find_training(specs(v)) if identity is None and reuse is not None else None
+            if source is not None:
+                assert reuse is not None
+                identity = reuse.training_identity(source, specs(v))
+                model_note = f"; model: {portable_path(source.folder)}'s weights if there, else trained"
             if identity is None:
-                plan.extend((v.name, d.key, "its model must be trained first") for d in ds_specs)
+                plan.extend(PlannedCell(v.name, d.key, "its model must be trained first", key=f"train {specs(v).key}")
+                            for d in ds_specs)
                 continue
         else:
             identity = model_identity(suite, v)[1]
-        keys = _cell_keys(suite, v, ds_specs, idents, results, identity)
-        plan.extend((v.name, d.key, cell_cache_problem(k)) for d, k in zip(ds_specs, keys, strict=True))
+        for d, k in zip(ds_specs, _cell_keys(suite, v, ds_specs, idents, results, identity), strict=True):
+            why = cell_cache_problem(k)
+            found = reuse.find_cell(k) if why is not None and reuse is not None else None
+            if found is not None:
+                plan.append(PlannedCell(v.name, d.key, None, found.where, k.hash))
+                continue
+            other = reuse.other_key(k) if why is not None and reuse is not None else None
+            plan.append(PlannedCell(v.name, d.key, None if why is None else why + (f"; {other}" if other else "")
+                                    + model_note, key=k.hash))
     return plan
 
 
@@ -380,6 +458,8 @@ def _manifest(suite: SuiteConfig, results: Path, models: list[str], datasets: li
               wall: float, argv: list[str] | None, plugins: dict[str, Plugin]) -> SuiteManifest:
     suite_dict = dataclasses.asdict(suite)
     suite_dict.pop("source", None)
+    if not suite_dict.get("reuse"):  # a suite without reuse keeps the hash it had before the field existed
+        suite_dict.pop("reuse", None)
     this_run = {f"{o.model}/{o.dataset}": o.status for o in outcomes}
     cells: list[ManifestCell] = []
     train: list[ManifestTraining] = []
@@ -389,7 +469,8 @@ def _manifest(suite: SuiteConfig, results: Path, models: list[str], datasets: li
             train.append(ManifestTraining(
                 model=m, config_hash=tm.config_hash, seconds=tm.timings["train"], seed=tm.config.get("seed"),
                 max_steps=tm.config.get("max_steps"), config_source=tm.config_source, finished_utc=tm.finished_utc,
-                this_invocation=next((t.status for t in trainings if t.model == m), "not run")))
+                this_invocation=next((t.status for t in trainings if t.model == m), "not run"),
+                reused_from=tm.reused_from))
         for d in datasets:
             cm = read_or_warn(CellMarker, results / "cells" / m / d / CELL_MARKER, "left out of the manifest")
             if cm:
@@ -397,14 +478,15 @@ def _manifest(suite: SuiteConfig, results: Path, models: list[str], datasets: li
                     model=m, dataset=d, config_hash=cm.config_hash, seconds=cm.timings.get("total"),
                     timings=cm.timings, n_queries=cm.n_queries, dataset_sha256=cm.dataset_sha256,
                     subsampled=bool(cm.subsample), finished_utc=cm.finished_utc,
-                    this_invocation=this_run.get(f"{m}/{d}", "not run")))
+                    this_invocation=this_run.get(f"{m}/{d}", "not run"), reused_from=cm.reused_from))
     previous = read_or_warn(SuiteManifest, results / MANIFEST_FILE, "its invocation history starts again")
     history = list(previous.invocations) if previous else []
     history.append(Invocation(argv=argv, started_utc=started, wall_seconds=wall,
                               computed=sum(o.status == "computed" for o in outcomes),
                               cached=sum(o.status == "cached" for o in outcomes),
                               failed=sum(o.status == "failed" for o in outcomes),
-                              trained=sum(t.status != "cached" for t in trainings), failures=failures))
+                              trained=sum(t.status not in ("cached", "reused") for t in trainings), failures=failures,
+                              reused=sum(o.status == "reused" for o in outcomes) or None))
     return SuiteManifest(
         suite=suite_dict, suite_hash=config_hash(suite_dict), plugins=plugins,
         seeds={"significance": suite.significance.seed,
@@ -446,11 +528,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="leaderboard name of the --model row")
     p.add_argument("--baseline", help="the row the --model row is tested against (default: the suite's)")
     p.add_argument("--output", type=Path, metavar="DIR", help="results folder (default: results/<suite>)")
+    p.add_argument("--reuse-from", type=Path, metavar="DIR", action="append", default=[],
+                   help="another results folder to copy finished cells and training runs from when their keys "
+                        "are equal (repeatable; before the suite's own `reuse:` suites; not with --overwrite)")
     add_deprecated_alias(p, "--results", "--output", "output", type=Path, metavar="DIR")
     p.add_argument("--preflight", action="store_true", help="only check that the suite can run here")
     p.add_argument("--report-only", action="store_true", help="only rebuild the leaderboard from finished cells")
     p.add_argument("--dry-run", action="store_true",
-                   help="only list which cells would be reused and which computed (and why); writes nothing")
+                   help="only list which cells are cached, which would be copied from a --reuse-from / `reuse:` "
+                        "source, and which computed (and why); writes nothing; with -v each cell's key")
     add_verbosity(p)
     return p
 
@@ -468,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(str(exc)) from None
         suite = load_suite(args.suite)
         results = args.output or results_dir(suite)
+        for folder in args.reuse_from:
+            if not folder.is_dir():
+                raise ConfigError(f"--reuse-from {folder}: no such folder", hint="name a suite's results folder, "
+                                  "e.g. results/cpu")
         if args.preflight:
             names = [v.name for v in suite.variants]
             notes = preflight(suite, [suite.variant(n) for n in _select(names, args.models, "model")],
@@ -475,11 +565,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"suite {suite.name}: everything it needs is here" + ("" if not notes else "; " + notes[0]))
             return 0
         if args.dry_run:
-            plan = plan_suite(suite, results, models=args.models, datasets=args.datasets)
-            for model, dataset, why in plan:
-                print(f"{model} × {dataset}: " + ("cached" if why is None else f"to compute ({why})"))
-            todo = sum(why is not None for _, _, why in plan)
-            print(f"dry run: {len(plan) - todo} cell(s) cached, {todo} to compute; nothing was run")
+            reuse = reuse_sources(suite, results, args.reuse_from) or None
+            plan = plan_suite(suite, results, models=args.models, datasets=args.datasets, reuse=reuse)
+            for c in plan:
+                print(f"{c.model} × {c.dataset}: " + (f"to compute ({c.why})" if c.why is not None
+                                                       else f"reused from {c.source}" if c.source else "cached")
+                      + (f" [key {c.key}]" if args.verbose else ""))
+            todo = sum(c.why is not None for c in plan)
+            reused = sum(c.source is not None for c in plan)
+            print(f"dry run: {len(plan) - todo - reused} cell(s) cached, "
+                  + (f"{reused} reused from {reuse.describe()}, " if reuse is not None else "")
+                  + f"{todo} to compute; nothing was run")
             return 0
         if args.report_only:
             with folder_lock(results, what="results folder"):
@@ -491,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_suite(suite, results, models=args.models, datasets=args.datasets,
                             overwrite=args.overwrite,
                             plugin=(args.name, args.model) if args.model else None,
-                            plugin_baseline=args.baseline, argv=sys.argv[1:] if argv is None else argv)
+                            plugin_baseline=args.baseline, argv=sys.argv[1:] if argv is None else argv,
+                            reuse_from=args.reuse_from)
     except SynrankError as exc:
         print(f"benchmarks.run: error: {redact_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
@@ -503,11 +600,16 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmarks.run: interrupted; finished cells are kept, rerun to continue", file=sys.stderr)
         return 130
     outcomes = summary["outcomes"]
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("computed", "cached", "failed")}
-    trained = sum(t.status != "cached" for t in summary["trainings"])
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("computed", "cached", "reused", "failed")}
+    trained = sum(t.status not in ("cached", "reused") for t in summary["trainings"])
+    reused_runs = sum(t.status == "reused" for t in summary["trainings"])
+    source = summary.get("reuse")
     print()
-    print(f"cells: {counts['computed']} computed, {counts['cached']} cached, {counts['failed']} failed; "
-          f"{trained} model(s) trained; wall time {summary['wall_seconds']:.1f} s")
+    print(f"cells: {counts['computed']} computed, {counts['cached']} cached, "
+          + (f"{counts['reused']} reused from {source}, " if source else "")
+          + f"{counts['failed']} failed; {trained} model(s) trained"
+          + (f", {reused_runs} training run(s) reused" if source else "")
+          + f"; wall time {summary['wall_seconds']:.1f} s")
     print_summary(summary["leaderboard"], results)
     if summary["failures"]:
         print(f"{len(summary['failures'])} failure(s):", *summary["failures"], sep="\n  ", file=sys.stderr)

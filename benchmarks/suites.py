@@ -174,6 +174,9 @@ class SuiteConfig:
     requires: Requirements = field(default_factory=Requirements)
     #: Environment for subprocesses and this process (e.g. thread counts), applied before running.
     env: dict[str, str] = field(default_factory=dict)
+    #: Other suites whose results (``results/<name>/``, :func:`suite_results_dir`) this one reuses: a cell or
+    #: training run missing here is copied from there when its key is equal (:mod:`benchmarks.reuse`).
+    reuse: list[str] = field(default_factory=list)
     #: Folder of this suite file, set by :func:`load_suite` (relative paths resolve against it).
     source: str | None = None
 
@@ -198,6 +201,10 @@ class SuiteConfig:
             for n in (c.model, c.baseline):
                 if n not in names:
                     raise ValueError(f"comparison {c.model} vs {c.baseline}: {n!r} is not a variant name")
+        for other in self.reuse:
+            check_safe_name(other, "reuse entry (a suite name)")
+            if other == self.name:
+                raise ValueError(f"reuse: {other!r} is this suite itself")
         if self.primary_measure not in self.measures:
             raise ValueError(f"primary_measure {self.primary_measure!r} must be one of measures {self.measures}")
 
@@ -238,9 +245,14 @@ def suite_path(name_or_path: str | Path) -> Path:
                       hint=f"known suites: {', '.join(known)}; or pass a suite file path")
 
 
+def suite_results_dir(name: str) -> Path:
+    """``results/<name>/`` in the checkout: where suite ``name``'s results go unless told otherwise."""
+    return REPO_ROOT / "results" / name
+
+
 def results_dir(suite: SuiteConfig) -> Path:
     """Where a suite's results go unless told otherwise: ``results/<suite>/`` in the checkout."""
-    return REPO_ROOT / "results" / suite.name
+    return suite_results_dir(suite.name)
 
 
 def load_suite(name_or_path: str | Path) -> SuiteConfig:

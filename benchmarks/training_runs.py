@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,22 @@ from synrank.provenance import environment, portable_path
 
 logger = logging.getLogger(__name__)
 
+#: What the trainer writes beside a model that is a record of the run, not part of the model (committed
+#: results keep these and leave the weights out; :func:`synrank.retrieval.encoders.folder_fingerprint`
+#: skips them).
+MODEL_RECORD_FILES = ("training_config.json", "trainer_state.json", "loss_curve.csv", "loss_curve.png", "README.md")
+
 
 @dataclass
 class TrainOutcome:
     model: str
-    status: str  # "computed" | "cached" | "resumed"
+    status: str  # "computed" | "cached" | "resumed" | "reused" (copied from another suite: benchmarks.reuse)
     seconds: float
     config_hash: str
     checkpoint: Path
     model_sha256: str  # folder_fingerprint of the checkpoint, as recorded in the marker
+    #: the source run's folder when reused (``results/cpu/train/<row>``)
+    source: str | None = None
 
     def model_identity(self, results: Path, spec: TrainingSpec) -> dict[str, Any]:
         """The trained model's identity for its evaluation cells' keys."""
@@ -77,8 +85,15 @@ def finished_training(spec: TrainingSpec, results: Path) -> dict[str, Any] | Non
     return trained_model_identity(spec.key, marker.checkpoint, marker.model_sha256, spec.transformer)
 
 
-def run_training(spec: TrainingSpec, results: Path, *, overwrite: bool = False) -> TrainOutcome:
-    """Train ``spec``'s variant (or reuse a finished run with the same key; resume an interrupted one)."""
+#: Copies a finished run of this spec (and, when given, with these weights' sha256) from another suite's
+#: results, weights included; None when there is none (:meth:`benchmarks.reuse.ReuseSources.adopt_training`).
+AdoptTraining = Callable[[TrainingSpec, str | None], TrainOutcome | None]
+
+
+def run_training(spec: TrainingSpec, results: Path, *, overwrite: bool = False,
+                 adopt: AdoptTraining | None = None) -> TrainOutcome:
+    """Train ``spec``'s variant (or reuse a finished run with the same key; resume an interrupted one).
+    ``adopt``: before training, copy an equal finished run with its weights from another suite's results."""
     # start-up time: synrank.retrieval imports torch (1.5 s)
     from synrank.retrieval.encoders import folder_fingerprint
 
@@ -94,7 +109,12 @@ def run_training(spec: TrainingSpec, results: Path, *, overwrite: bool = False) 
                 marker.to_disk(marker_path)
             assert marker.model_sha256 is not None
             return TrainOutcome(spec.name, "cached", 0.0, spec.key, model_dir, marker.model_sha256)
+        adopted = adopt(spec, marker.model_sha256) if adopt is not None and marker.model_sha256 else None
+        if adopted is not None:  # the same weights, from another suite's results
+            return adopted
         logger.warning("%s: marker present but the trained model is missing; training again", folder)
+    elif adopt is not None and not overwrite and (adopted := adopt(spec, None)) is not None:
+        return adopted
     marker_path.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     started_before = read_or_warn(TrainingStarted, folder / TRAIN_STARTED, "starting afresh")
@@ -104,7 +124,7 @@ def run_training(spec: TrainingSpec, results: Path, *, overwrite: bool = False) 
         shutil.rmtree(output)
     child_cfg = dict(spec.config)
     if spec.base is not None:  # start from the base variant's trained model (trained again if its weights are gone)
-        base_model = run_training(spec.base, results).checkpoint
+        base_model = run_training(spec.base, results, adopt=adopt).checkpoint
         child_cfg["model"] = {**spec.config["model"], "base": str(base_model)}
     config_file = folder / "train_config.json"
     atomic_write_json(config_file, {**child_cfg, "output": str(output)})

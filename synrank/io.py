@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +35,18 @@ def fsync_dir(path: PathLike) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def fsync_tree(root: PathLike) -> None:
+    """fsync every file and folder below ``root`` (before it is renamed into place)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(dirpath)
 
 
 def _read_umask() -> int:
@@ -106,6 +119,41 @@ def atomic_write_gzip_text(path: PathLike, text: str) -> None:
     """Gzip ``text`` reproducibly (mtime 0, no file name) and write it atomically."""
     with atomic_open(path, "wb", encoding=None) as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
         gz.write(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def staged_folder(path: PathLike) -> Iterator[Path]:
+    """Build a folder under a temporary sibling name; it replaces ``path`` when the block ends.
+
+    Yields the empty staging folder. On success its files are fsync'ed and it is renamed to ``path``
+    (a folder already there is first moved aside, then removed); on any exception it is removed and
+    ``path`` is left as it was. A crash leaves at worst a ``.<name>.staged-*`` or ``.<name>.old-*``
+    sibling and no ``path``, never a half-built folder under the final name.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.staged-", dir=path.parent))
+    except OSError as exc:
+        raise SynrankError(f"{path}: cannot write here ({exc.strerror}); choose a writable output folder") from exc
+    try:
+        yield tmp
+        apply_umask(tmp)  # mkdtemp creates 0700
+        fsync_tree(tmp)
+        old = None
+        if path.exists() or path.is_symlink():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
 
 def replace_artifacts(folder: PathLike, writers: dict[str, Callable[[Path], Any]], *,

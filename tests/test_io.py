@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synrank.errors import DatasetError, LocatedError, LockedError, SynrankError
 from synrank.io import (
@@ -16,6 +20,7 @@ from synrank.io import (
     read_jsonl_tolerant,
     repair_jsonl_tail,
     sha256_file,
+    staged_folder,
 )
 
 
@@ -27,6 +32,36 @@ def test_atomic_open_keeps_target_on_exception(tmp_path):
         raise RuntimeError("crash while writing")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(before=st.none() | st.dictionaries(st.sampled_from(["a", "b", "c"]), st.binary(max_size=8), max_size=3),
+       after=st.dictionaries(st.sampled_from(["a", "b", "d"]), st.binary(max_size=8), max_size=3),
+       fail=st.booleans())
+def test_staged_folder_replaces_the_whole_folder_or_nothing(before, after, fail):
+    """Success: the folder holds exactly the staged files (none of the old ones); failure: it is as it was.
+    Either way no staging or old folder is left beside it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "cell"
+        if before is not None:
+            target.mkdir()
+            for name, data in before.items():
+                (target / name).write_bytes(data)
+        try:
+            with staged_folder(target) as staging:
+                assert staging.parent == target.parent and staging != target
+                for name, data in after.items():
+                    (staging / name).write_bytes(data)
+                if fail:
+                    raise RuntimeError("crash while copying")
+        except RuntimeError:
+            assert fail
+        expected = before if fail else after
+        if expected is None:
+            assert not target.exists()
+        else:
+            assert {p.name: p.read_bytes() for p in target.iterdir()} == expected
+        assert [p.name for p in Path(tmp).iterdir()] == (["cell"] if expected is not None else [])
 
 
 def test_gzip_is_reproducible(tmp_path):

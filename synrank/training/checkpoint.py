@@ -33,23 +33,12 @@ import numpy as np
 import torch
 
 from synrank.errors import TrainingError
-from synrank.io import apply_umask, atomic_write_json, fsync_dir
+from synrank.io import apply_umask, atomic_write_json, fsync_dir, fsync_tree
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 _STEP_RE = re.compile(r"^step-(\d+)$")
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(dirpath)
 
 
 def rng_state() -> dict[str, Any]:
@@ -122,11 +111,11 @@ def save_checkpoint(output: Path, step: int, model, tensors: dict[str, Any], sta
     torch.save(tensors, tmp / "trainer.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
     apply_umask(tmp)
-    _fsync_tree(tmp)
+    fsync_tree(tmp)
     if final.exists():  # a re-run after a crash that happened right after this rename
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync_tree(root)
+    fsync_tree(root)
     for _step, path in list_checkpoints(output)[:-keep] if keep > 0 else []:
         shutil.rmtree(path, ignore_errors=True)
     return final
@@ -165,7 +154,7 @@ def export_final(output: Path, model) -> None:
         shutil.rmtree(tmp)
     model.save(str(tmp), create_model_card=False)
     apply_umask(tmp)
-    _fsync_tree(tmp)
+    fsync_tree(tmp)
     for entry in sorted(tmp.iterdir()):
         target = output / entry.name
         if target.is_dir() and not target.is_symlink():

@@ -51,8 +51,10 @@ def test_a_plan_parses_each_training_config_and_dataset_once(tmp_path, monkeypat
     parsed = _count(monkeypatch, keys_mod, "train_config_dict")
     identified = _count(monkeypatch, run_mod, "dataset_identity")
     plan = run_mod.plan_suite(suite, tmp_path / "results")
-    assert len(plan) == 6 and {why for _, _, why in plan} == {"not computed yet", "its model must be trained first"}
-    assert sorted(v.name for v in parsed) == ["first", "second"]  # second starts from first: first parsed once
+    assert len(plan) == 8 and {c.why for c in plan} == {"not computed yet", "its model must be trained first"}
+    assert [c.model for c in plan][-2:] == ["second@seed5"] * 2  # the dry run lists seed replicates too
+    # second starts from first: first parsed once
+    assert sorted(v.name for v in parsed) == ["first", "second", "second@seed5"]
     assert [d.key for d in identified] == ["cranfield", "trec-dl-2019"]  # not once per cell
 
 

@@ -19,6 +19,7 @@ from benchmarks.records import (
     ManifestTraining,
     Plugin,
     Plugins,
+    ReusedFrom,
     SuiteManifest,
     TrainingStarted,
     TrainMarker,
@@ -34,6 +35,8 @@ _plain = st.dictionaries(_text, st.none() | st.integers(-99, 99) | _text | st.li
 _env = {"versions": st.dictionaries(_text, _text, max_size=2), "hardware": _plain,
         "git_commit": st.none() | _text, "created_utc": _text}
 
+_reused = st.none() | st.builds(ReusedFrom, results=_text, row=_text, dataset=st.none() | _text, reused_utc=_text)
+
 cell_markers = st.builds(
     CellMarker, suite=_text, model=_text, variant=_text, base=st.none() | _text,
     kind=st.sampled_from(["bm25", "model", "train"]), dataset=_text, split=_text,
@@ -43,7 +46,8 @@ cell_markers = st.builds(
     forums=st.none() | st.dictionaries(_text, st.builds(ForumScores, aggregate=_scores, n_queries=st.integers(0, 9)),
                                        max_size=2),
     pipeline_config_hash=st.none() | _text, timings=st.dictionaries(_text, _finite, max_size=3), peak_rss_mb=_finite,
-    batch_size=st.integers(1, 4096), files=st.none() | st.dictionaries(_text, _text, max_size=3), finished_utc=_text)
+    batch_size=st.integers(1, 4096), files=st.none() | st.dictionaries(_text, _text, max_size=3), finished_utc=_text,
+    reused_from=_reused)
 
 manifests = st.builds(
     SuiteManifest, suite=_plain, suite_hash=_text,
@@ -52,20 +56,22 @@ manifests = st.builds(
     seeds=_plain, dataset_sha256=st.dictionaries(_text, _text, max_size=2),
     timings=st.dictionaries(_text, _finite, max_size=2),
     training=st.lists(st.builds(ManifestTraining, model=_text, config_hash=_text, seconds=_finite,
-                                seed=st.none() | st.integers(0, 2**32 - 1), this_invocation=_text), max_size=2),
+                                seed=st.none() | st.integers(0, 2**32 - 1), this_invocation=_text,
+                                reused_from=_reused), max_size=2),
     cells=st.lists(st.builds(ManifestCell, model=_text, dataset=_text, config_hash=_text,
                              seconds=st.none() | _finite, timings=st.dictionaries(_text, _finite, max_size=2),
                              n_queries=st.integers(0, 99), dataset_sha256=_text, subsampled=st.booleans(),
-                             this_invocation=_text), max_size=2),
+                             this_invocation=_text, reused_from=_reused), max_size=2),
     invocations=st.lists(st.builds(Invocation, argv=st.none() | st.lists(_text, max_size=2), started_utc=_text,
                                    wall_seconds=_finite, computed=st.integers(0, 9), cached=st.integers(0, 9),
                                    failed=st.integers(0, 9), trained=st.integers(0, 9),
-                                   failures=st.lists(_text, max_size=2)), max_size=2),
+                                   failures=st.lists(_text, max_size=2), reused=st.none() | st.integers(1, 9)), max_size=2),
     **_env)
 
 train_markers = st.builds(TrainMarker, model=_text, config_source=_text, config=_plain, config_hash=_text,
                           checkpoint=_text, model_sha256=st.none() | _text, resumed=st.booleans(),
-                          timings=st.dictionaries(_text, _finite, max_size=2), finished_utc=_text, **_env)
+                          timings=st.dictionaries(_text, _finite, max_size=2), finished_utc=_text,
+                          reused_from=_reused, **_env)
 
 
 @settings(max_examples=40, deadline=None)
