@@ -114,6 +114,12 @@ def test_imports_inside_functions_say_why():
     assert unexplained_imports(REPO, ENFORCED) == []
 
 
+def _write_tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+
+
 def test_the_checks_find_a_cycle_and_an_import_without_a_reason(tmp_path):
     files = {
         "synrank/__init__.py": "",
@@ -125,9 +131,7 @@ def test_the_checks_find_a_cycle_and_an_import_without_a_reason(tmp_path):
         "benchmarks/__init__.py": "",
         "benchmarks/x.py": "def m():\n    import synrank.b\n",
     }
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text, encoding="utf-8")
+    _write_tree(tmp_path, files)
     assert unexplained_imports(tmp_path, ("synrank/",)) == ["synrank/a.py:2", "synrank/c.py:2"]
     assert unexplained_imports(tmp_path, ("synrank/d.py", "benchmarks/")) == ["benchmarks/x.py:2"]
     assert cycles_through(tmp_path, ("synrank/a.py",)) == [["synrank.a", "synrank.b"]]
@@ -148,9 +152,7 @@ def test_the_layer_check_finds_an_upward_import_and_a_module_without_a_layer(tmp
         "benchmarks/__init__.py": "",
         "benchmarks/run.py": "import synrank.training.trainer\n",
     }
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text, encoding="utf-8")
+    _write_tree(tmp_path, files)
     assert layer_problems(tmp_path) == [
         "synrank.data.x imports synrank.training.trainer (layer 4, not below synrank.data's 1)",
         "synrank.newarea: in no layer (add 'synrank.newarea' to LAYERS)",
