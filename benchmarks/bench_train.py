@@ -40,6 +40,8 @@ from synrank.hardware import cpu_has_native_bf16
 from synrank.io import atomic_write_json, atomic_write_text
 from synrank.provenance import environment
 from synrank.training.config import ModelConfig, SourceConfig, TrainConfig
+from synrank.training.encoders import build_model
+from synrank.training.sources import evaluation_query_guard, load_supervised_source
 
 REPO = Path(__file__).resolve().parent.parent
 B, G, MAX_LEN, LR = 16, 4, 128, 2e-5
@@ -51,9 +53,6 @@ SYNTHETIC = REPO / "data" / "synthetic" / "msmarco-smollm2-anchored"
 def build_examples(n: int, path: Path, source: str = "scifact") -> None:
     """``n`` queries with 1 positive + 3 negatives each, as synrank groups JSONL: scifact train (BM25
     negatives) or the synthetic groups (a grade-3 passage, then the first three below grade 3)."""
-    # not at module top: both workers import this module, and each loads only its own side (peak RSS)
-    from synrank.training.sources import evaluation_query_guard, load_supervised_source
-
     if source == "synthetic":
         groups = read_groups(SYNTHETIC)
     else:
@@ -100,8 +99,6 @@ def worker_theirs(model: str, precision: str, data: Path, steps: int) -> dict:
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback
-
-    from synrank.training.encoders import build_model  # as above
 
     st_model = build_model(from_dict(ModelConfig, _model_cfg(model)), "cpu")
     cols: dict[str, list[str]] = {"anchor": [], "positive": [], "negative_1": [], "negative_2": [], "negative_3": []}

@@ -3,8 +3,9 @@
 * a **model identity** (:func:`model_identity`): BM25's parameters, a model folder's content hash, a
   plug-in class's source hash, or a hub name; a trained variant's is :func:`trained_model_identity`
   (its training key and its weights' hash);
-* a **dataset identity** (:func:`dataset_identity`): name, split, mode (``auto`` decided here), the
-  seeded query subsample; computed once per dataset of a suite run;
+* a **dataset identity** (:func:`dataset_identity`): name, split, mode (``auto`` decided here, by the
+  rule every evaluation follows, :func:`synrank.data.folders.evaluation_mode`), the seeded query
+  subsample; computed once per dataset of a suite run;
 * a **cell key** (:class:`CellKey`): model + dataset identity, depth, input length and the encoding
   backend (``auto`` decided here, :func:`encoding_identity`, and nowhere else); computed once per cell;
 * a **training spec** (:class:`TrainingSpec`): a training variant's validated config, its source file,
@@ -27,6 +28,7 @@ from benchmarks.suites import DatasetSpec, SuiteConfig, VariantSpec
 from synrank.config import from_dict
 from synrank.data import dataset_info
 from synrank.data.catalog import catalog_entry
+from synrank.data.folders import evaluation_mode
 from synrank.data.groups import group_files
 from synrank.errors import ConfigError, SynrankError
 from synrank.io import sha256_file
@@ -137,13 +139,7 @@ def dataset_identity(ds: DatasetSpec) -> dict[str, Any]:
                 "sample_seed": None, "top_k": ds.top_k, "forums": forums}
     info = dataset_info(ds.name)
     split = ds.split or info.default_split
-    mode = ds.mode
-    if mode == "auto":
-        mode = "rerank" if info.rerank_run is not None else "full"
-    if mode == "rerank" and info.rerank_run is None:
-        raise SynrankError(f"dataset {ds.name!r}: mode 'rerank' but it ships no first-stage run "
-                           f"(looked for {info.path}/bm25_top100.trec); use mode 'full' or 'auto'")
-    return {"name": info.name, "split": split, "mode": mode, "max_queries": ds.max_queries,
+    return {"name": info.name, "split": split, "mode": evaluation_mode(ds.mode, info), "max_queries": ds.max_queries,
             "sample_seed": ds.sample_seed if ds.max_queries else None, "top_k": ds.top_k}
 
 

@@ -3,11 +3,13 @@ inside function bodies, and import cycles between modules.
 
     python scripts/arch_metrics.py [--top 10] [--json FILE]
 
-Counts Python files under ``synrank/`` and ``benchmarks/`` (tests excluded). An import inside a function
-counts as *internal* when it names ``synrank`` or ``benchmarks``; it is *explained* when a comment on
-its line or the line above says why (the brief allows that for optional heavy dependencies and start-up
-time). Cycles are strongly connected components of the module graph built from every internal import,
-wherever it stands (a function-level import still makes a dependency, it only hides it).
+Counts Python files under ``synrank/``, ``benchmarks/`` and ``scripts/`` (tests excluded). An import inside
+a function counts as *internal* when it names ``synrank`` or ``benchmarks``; it is *explained* when a
+comment on its line, or a comment line right above it, says why (the rule allows that for an optional or
+heavy dependency, start-up time, a measurement that must not include it); a linter directive
+(``# noqa: F401``) is not a reason. Cycles are strongly connected components of the module graph built
+from every internal import, wherever it stands (a function-level import still makes a dependency, it
+only hides it). ``tests/test_imports.py`` checks the same numbers.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOTS = ("synrank", "benchmarks")
+ROOTS = ("synrank", "benchmarks", "scripts")
 INTERNAL = ("synrank", "benchmarks")
+
+# A linter directive in a comment: not a reason.
+_DIRECTIVE = re.compile(r"noqa(:\s*[A-Z]+[0-9]+(\s*,\s*[A-Z]+[0-9]+)*)?|type:\s*ignore(\[[^\]]*\])?|pragma:\s*no\s+cover",
+                        re.IGNORECASE)
 
 
 def python_files(repo: Path) -> list[Path]:
@@ -32,6 +39,20 @@ def module_name(repo: Path, path: Path) -> str:
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
+
+
+def reason(line: str) -> str:
+    """The words of a line's comment, linter directives removed ('' when there is none)."""
+    if "#" not in line:
+        return ""
+    return _DIRECTIVE.sub("", line.split("#", 1)[1]).strip(" \t;,()")
+
+
+def explained(lines: list[str], lineno: int) -> bool:
+    """True when the import on line ``lineno`` (1-based) says why it waits: a reason in a comment on its
+    line, or on a comment line right above it."""
+    above = lines[lineno - 2].strip() if lineno >= 2 else ""
+    return bool(reason(lines[lineno - 1]) or (above.startswith("#") and reason(above)))
 
 
 def _functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -81,9 +102,8 @@ def measure(repo: Path) -> dict:
                     inner_imports.add(node.lineno)
                     targets = _imported(node, module, path.name == "__init__.py")
                     if any(t.split(".")[0] in INTERNAL for t in targets):
-                        above = lines[node.lineno - 2] if node.lineno >= 2 else ""
-                        explained = "#" in lines[node.lineno - 1] or above.strip().startswith("#")
-                        in_function.append({"where": f"{rel}:{node.lineno}", "explained": explained})
+                        in_function.append({"where": f"{rel}:{node.lineno}",
+                                            "explained": explained(lines, node.lineno)})
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for target in _imported(node, module, path.name == "__init__.py"):
@@ -98,6 +118,7 @@ def measure(repo: Path) -> dict:
         "largest_functions": sorted(function_lines, reverse=True),
         "internal_imports_in_functions": in_function,
         "cycles": sorted(cycles),
+        "imports": {m: sorted(deps) for m, deps in sorted(graph.items())},
     }
 
 
@@ -147,7 +168,7 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def render(report: dict, top: int) -> str:
     unexplained = [i for i in report["internal_imports_in_functions"] if not i["explained"]]
-    rows = [f"{report['files']} files, {report['lines']} lines (synrank/ and benchmarks/)", "",
+    rows = [f"{report['files']} files, {report['lines']} lines ({', '.join(r + '/' for r in ROOTS)})", "",
             f"largest files (top {top}):"]
     rows += [f"  {n:5d}  {where}" for n, where in report["largest_files"][:top]]
     rows += ["", f"largest functions (top {top}):"]

@@ -48,7 +48,7 @@ def evaluate(model: Any, dataset: str | os.PathLike | BeirDataset, *, split: str
     MTEB's datasets) there. ``mode``: ``full`` (search the corpus), ``rerank`` (the dataset's shipped
     candidates, or ``candidates``) or ``auto``. The rest as ``synrank evaluate``'s options.
     """
-    from synrank.evaluation.pipeline import evaluate_model  # loads the retrieval stack (faiss, torch)
+    from synrank.evaluation.pipeline import evaluate_model  # start-up time: the pipeline loads torch (1-2 s)
 
     return evaluate_model(model, dataset, split=split, output_dir=output, mode=mode, top_k=top_k,
                           batch_size=batch_size, cache=cache, name=name, measures=tuple(measures),
@@ -66,7 +66,7 @@ def train(config: str | os.PathLike | Mapping[str, Any] | TrainConfig, *, output
     loads with ``SentenceTransformer(path)`` and holds a model card (``README.md``). ``resume`` continues
     from the newest checkpoint there.
     """
-    from synrank.training.trainer import train as _train  # loads torch
+    from synrank.training.trainer import train as _train  # start-up time: the trainer loads torch (1-2 s)
 
     if isinstance(config, TrainConfig):
         cfg = config_from_dict({**config.to_dict(), **overrides}) if overrides else config

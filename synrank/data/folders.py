@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from synrank.errors import DatasetError
+from synrank.errors import ConfigError, DatasetError
 from synrank.io import open_binary
 from synrank.paths import dataset_search_path
 
@@ -27,6 +27,9 @@ CORPUS_FILE = "corpus.jsonl"
 QUERIES_FILE = "queries.jsonl"
 QRELS_DIR = "qrels"
 RERANK_RUN_FILE = "bm25_top100.trec"
+#: How a model is evaluated on a dataset: ``full`` ranks the whole corpus, ``rerank`` re-ranks the
+#: candidates of a first-stage run, ``auto`` is one of the two (:func:`evaluation_mode`).
+EVALUATION_MODES = ("auto", "full", "rerank")
 #: Every file of the layout may also be stored gzip-compressed under its name + this suffix
 #: (``corpus.jsonl.gz``, ``qrels/test.tsv.gz``, ...); the plain file wins when both exist.
 GZIP_SUFFIX = ".gz"
@@ -84,6 +87,23 @@ class DatasetInfo:
         if self.training_pool:
             return ()
         return tuple(s for s in self.splits if not s.startswith("train"))
+
+
+def evaluation_mode(mode: str, info: DatasetInfo, candidates: Path | None = None) -> str:
+    """The mode an evaluation of ``info``'s dataset runs in: ``auto`` is ``rerank`` when there is a
+    first-stage run (``candidates``, else the one the folder ships, :attr:`DatasetInfo.rerank_run`) and
+    ``full`` otherwise; ``rerank`` without a run is refused. The one place this rule is written: the
+    evaluation pipeline and the benchmark's cell keys both ask it."""
+    if mode not in EVALUATION_MODES:
+        raise ConfigError(f"mode must be one of {EVALUATION_MODES}, got {mode!r}", hint="auto, full or rerank")
+    run = candidates if candidates is not None else info.rerank_run
+    if mode == "auto":
+        return "rerank" if run is not None else "full"
+    if mode == "rerank" and run is None:
+        raise ConfigError(f"dataset {info.name!r} ships no first-stage run to re-rank (no {RERANK_RUN_FILE}"
+                          f"[{GZIP_SUFFIX}] in its folder)", info.path,
+                          hint="use mode 'full' or 'auto', or give `synrank evaluate` a candidate run")
+    return mode
 
 
 #: Built-in metadata, keyed by folder name. Keys are DatasetInfo fields.

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from synrank.cliargs import add_list_option
+from synrank.data import load_dataset
+from synrank.data.folders import EVALUATION_MODES
+from synrank.data.trec import read_run
 from synrank.errors import DatasetError, SynrankError
+from synrank.evaluation.evaluator import evaluate_run
+from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measures
+from synrank.io import folder_lock, sha256_file
+from synrank.records import METRICS_FILE, PER_QUERY_FILE, DatasetRef, EvaluationRecord, write_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "default: the standard set)")
     p.add_argument("--json", action="store_true", help="print the aggregate scores as JSON instead of a table")
     model = p.add_argument_group("model options (only with --model)")
-    model.add_argument("--mode", choices=("auto", "full", "rerank"), default=None,
+    model.add_argument("--mode", choices=EVALUATION_MODES, default=None,
                        help="full: search the whole corpus; rerank: score the dataset's shipped candidate run; "
                             "auto (default): rerank when the dataset ships a run, else full")
     model.add_argument("--top-k", type=_positive_int, default=None,
@@ -90,8 +97,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _measures(args: argparse.Namespace) -> tuple[str, ...]:
-    from synrank.evaluation.measures import DEFAULT_MEASURES, parse_measures  # start-up time (see register)
-
     try:
         return tuple(m.name for m in parse_measures(args.measures or DEFAULT_MEASURES))
     except ValueError as exc:
@@ -99,19 +104,8 @@ def _measures(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _evaluate_run_file(args: argparse.Namespace) -> int:
-    # start-up time: the CLI imports every command module to register it, so the work's imports wait until here
-    from synrank.data import load_dataset  # start-up time
-    from synrank.data.trec import read_run  # start-up time
-    from synrank.evaluation.evaluator import evaluate_run  # start-up time (pytrec_eval)
-    from synrank.io import folder_lock, sha256_file  # start-up time
-    from synrank.provenance import Timings, config_hash, environment, portable_path  # start-up time
-    from synrank.records import (  # start-up time
-        METRICS_FILE,
-        PER_QUERY_FILE,
-        DatasetRef,
-        EvaluationRecord,
-        write_evaluation,
-    )
+    # start-up time: every synrank command imports this module to register it; provenance loads psutil
+    from synrank.provenance import Timings, config_hash, environment, portable_path
 
     measures = _measures(args)
     timings = Timings()
@@ -169,7 +163,8 @@ def _evaluate_run_file(args: argparse.Namespace) -> int:
 
 
 def _evaluate_model(args: argparse.Namespace) -> int:
-    from synrank.evaluation.pipeline import evaluate_model  # heavy (torch); import only when needed
+    # start-up time: every synrank command imports this module; the pipeline loads torch (1-2 s)
+    from synrank.evaluation.pipeline import evaluate_model
 
     kwargs: dict[str, Any] = {"split": args.split, "output_dir": args.output, "mode": args.mode or "auto"}
     if args.quiet:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from synrank.data.beir import BeirDataset, load_dataset
+from synrank.data.folders import evaluation_mode
 from synrank.data.registry import logical_name
 from synrank.data.trec import read_run
 from synrank.errors import ConfigError
@@ -53,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 #: How scores become a ranking for the measures; part of every cell's config (a change recomputes cells).
 RANKING_RULE = "trec_eval"  # raw scores to pytrec_eval: score descending, ties by doc id descending
-MODES = ("auto", "full", "rerank")
 #: Model specs served by the lexical baseline (synrank.retrieval.bm25) instead of an encoder.
 LEXICAL_SPECS = ("bm25",)
 BM25_DEFAULTS = {"library": "bm25s", "k1": 0.9, "b": 0.4, "method": "lucene", "stemmer": "porter", "stopwords": "en"}
@@ -132,19 +132,17 @@ def evaluate_model(model_spec_or_encoder: Any, dataset: str | Path | BeirDataset
     the re-ranked list). Only judged queries are encoded and ranked. ``backend``: the encoding backend
     of a sentence-transformers model (:mod:`synrank.retrieval.backends`; ``auto`` by default).
     """
-    if mode not in MODES:
-        raise ConfigError(f"mode must be one of {MODES}, got {mode!r}", hint="--mode auto|full|rerank")
     if top_k < 1:
         raise ConfigError(f"top_k must be >= 1, got {top_k}")
     timings = Timings()
     with timings.measure("load"):
         data = _load_split(dataset, split)
+        cand_path = Path(candidates) if candidates is not None else data.info.rerank_run
+        mode = _resolve_mode(mode, data, cand_path)
         lexical = isinstance(model_spec_or_encoder, str) and model_spec_or_encoder.lower() in LEXICAL_SPECS
         encoder = None if lexical else load_encoder(model_spec_or_encoder, max_length=max_length,
                                                     **({} if backend in (None, "auto") else {"backend": backend}))
     info = data.info
-    cand_path = Path(candidates) if candidates is not None else info.rerank_run
-    mode = _resolve_mode(mode, data, cand_path)
     if lexical:
         label, fingerprint = "bm25", None
     else:
@@ -195,16 +193,13 @@ def _load_split(dataset: str | Path | BeirDataset, split: str | None) -> BeirDat
 
 
 def _resolve_mode(mode: str, data: BeirDataset, cand_path: Path | None) -> str:
-    """``auto`` -> ``rerank`` when there is a candidate run, else ``full``; refuse what cannot run."""
+    """The mode :func:`~synrank.data.folders.evaluation_mode` decides (``auto``: re-rank ``cand_path`` when
+    there is one); refuse a split that cannot be evaluated."""
     info = data.info
     if not data.qrels:
         raise ConfigError(f"dataset {info.name!r} split {data.split!r} has no judged queries: nothing to evaluate",
                           info.path)
-    if mode == "auto":
-        mode = "rerank" if cand_path is not None else "full"
-    if mode == "rerank" and cand_path is None:
-        raise ConfigError(f"dataset {info.name!r} ships no first-stage run to re-rank", info.path,
-                          hint="use --mode full, or pass a candidate run file")
+    mode = evaluation_mode(mode, info, cand_path)
     if not data.corpus:
         raise ConfigError(f"dataset {info.name!r} has no corpus to retrieve from", info.path)
     return mode

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from synrank.cliargs import add_deprecated_alias, add_list_option, require
+from synrank.data.shards import pack
 from synrank.errors import ConfigError
+from synrank.synthetic.backends import SamplingParams
 
 
 def _kv(items: list[str]) -> dict[str, object]:
@@ -24,11 +26,10 @@ def _kv(items: list[str]) -> dict[str, object]:
 
 
 # The commands import their machinery when they run: every `synrank` command imports this module, and
-# the generator's and report's imports (numpy, yaml, tqdm; torch for the report) would slow them all down.
+# the generator's, data card's and report's imports (numpy, yaml, psutil; torch for the report) would slow
+# them all down.
 def cmd_generate(args: argparse.Namespace) -> int:
-    from synrank.data.shards import pack  # start-up time, see above
-    from synrank.synthetic.backends import SamplingParams  # start-up time
-    from synrank.synthetic.datacard import write_datacard  # start-up time
+    from synrank.synthetic.datacard import write_datacard  # start-up time, see above
     from synrank.synthetic.pipeline import GenerationConfig, generate  # start-up time
 
     require(args.parser, args, "output", "--output")

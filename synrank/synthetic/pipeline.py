@@ -6,7 +6,8 @@ Output folder layout (``--out DIR``): the shards, reject logs and live-shard mar
     generation.json          the run's identity (strategy, levels, seed, model sha256, prompt version,
                              sampling, validation); a resume with a different identity is refused
     log/runs.jsonl           per-batch cumulative counters of each session (tokens, seconds, ...)
-    datacard.json / .md      written at the end of a run, or by ``synrank generate --finalize DIR``
+    README.md, datacard.json the data card (:mod:`synrank.synthetic.datacard`), written at the end of a run
+                             or by ``synrank generate --finalize DIR``
 
 Crash safety: a group is written as one fsynced line only once all its grades are accepted, so a
 ``kill -9`` loses at most the groups in flight (the current batch); on restart a torn last line is cut

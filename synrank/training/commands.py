@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from synrank.training.config import load_train_config
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -37,10 +39,10 @@ def register(subparsers) -> None:
 
 
 # The commands import their machinery when they run: every `synrank` command imports this module, and
-# torch, transformers and sentence-transformers would add seconds to each (start-up time).
+# torch, transformers and sentence-transformers would add seconds to each (start-up time); the training
+# sources load psutil and bm25s.
 def run_check_loss(args: argparse.Namespace) -> int:
     from synrank.losses import build_loss  # start-up time, see above
-    from synrank.training.config import load_train_config  # start-up time
     from synrank.training.encoders import build_model  # start-up time
     from synrank.training.regime import check_loss_regime  # start-up time
     from synrank.training.sources import load_training_items  # start-up time
@@ -59,7 +61,6 @@ def run_check_loss(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from synrank.losses.distributed import rank  # start-up time, see above
-    from synrank.training.config import load_train_config  # start-up time
     from synrank.training.trainer import train  # start-up time
 
     overrides = {}

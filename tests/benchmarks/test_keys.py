@@ -1,5 +1,6 @@
 """Identities are computed once: a suite run parses each training config once (a variant that others start
-from included) and each dataset's identity once, whatever the number of cells; the names say what they are."""
+from included) and each dataset's identity once, whatever the number of cells; the names say what they are.
+A dataset's mode is decided by the same rule in a cell key and in the evaluation pipeline."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import pytest
 
 import benchmarks.keys as keys_mod
 from benchmarks import run as run_mod
-from benchmarks.keys import TrainingSpecs, trained_model_identity
+from benchmarks.keys import TrainingSpecs, dataset_forums, dataset_identity, trained_model_identity
 from benchmarks.records import TrainMarker
-from benchmarks.suites import load_suite
+from benchmarks.suites import DatasetSpec, load_suite
 from benchmarks.training_runs import finished_training
-from synrank.errors import ConfigError
+from synrank.data import dataset_info
+from synrank.data.beir import BeirDataset, Document
+from synrank.data.folders import EVALUATION_MODES, DatasetInfo, evaluation_mode, list_datasets
+from synrank.errors import ConfigError, SynrankError
+from synrank.evaluation.pipeline import evaluate_model
+from tests.retrieval.toy import ToyEncoder
 
 
 def _suite(tmp_path, second_base: str = "@first"):
@@ -91,3 +97,52 @@ def test_a_variant_that_starts_from_itself_is_one_error(tmp_path):
     suite = _suite(tmp_path, second_base="@second")
     with pytest.raises(ConfigError, match=r"starts from this one \(second -> second\)"):
         TrainingSpecs(suite)(suite.variant("second"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The dataset mode `auto`: one rule (synrank.data.folders.evaluation_mode), asked by the suite's cell keys
+# and by the evaluation pipeline
+# ---------------------------------------------------------------------------------------------------
+
+def _suite_mode(info: DatasetInfo, mode: str) -> str:
+    """The mode a suite's cell key records for the dataset, or the error (type and message)."""
+    try:
+        return dataset_identity(DatasetSpec(name=info.name, mode=mode))["mode"]
+    except SynrankError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _pipeline_mode(info: DatasetInfo, mode: str) -> str:
+    """The mode `evaluate_model` runs the dataset in, or the error. It gets the dataset as it sees it after
+    loading, cut to one query and one document (the mode depends on the folder, not on the texts)."""
+    data = BeirDataset(info=info, split=info.default_split or "test", corpus={"d1": Document("d1", "", "a passage")},
+                       queries={"q1": "a query"}, qrels={"q1": {"d1": 1}}, checksums={})
+    try:
+        return evaluate_model(ToyEncoder(), data, mode=mode, cache=False, show_progress=False).config["mode"]
+    except SynrankError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_the_suite_and_the_pipeline_decide_every_registry_dataset_s_mode_alike():
+    infos = [i for i in list_datasets() if not dataset_forums(DatasetSpec(name=i.name))]
+    assert {"scifact", "trec-dl-2019"} <= {i.name for i in infos}  # shipped: one without a run, one with
+    for info in infos:
+        # independent reference: the folder's own files (the run may be stored gzip-compressed)
+        ships_run = any((info.path / f"bm25_top100.trec{gz}").is_file() for gz in ("", ".gz"))
+        for mode in EVALUATION_MODES:
+            suite = _suite_mode(info, mode)
+            assert suite == _pipeline_mode(info, mode), (info.name, mode)
+            if mode == "full" or (ships_run and mode in ("auto", "rerank")):
+                assert suite == ("full" if mode == "full" else "rerank"), (info.name, mode)
+            elif mode == "auto":
+                assert suite == "full", info.name
+            else:
+                assert suite.startswith("ConfigError: ") and "ships no first-stage run" in suite, info.name
+
+
+def test_an_unknown_mode_is_refused_by_the_one_rule():
+    info = dataset_info("scifact")
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        evaluation_mode("dense", info)
+    assert evaluation_mode("auto", info) == "full"
+    assert evaluation_mode("auto", info, candidates=info.path / "any.trec") == "rerank"

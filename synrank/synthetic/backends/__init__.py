@@ -17,49 +17,41 @@ from typing import Any
 
 from synrank.errors import GenerationError
 from synrank.synthetic.backends.base import Backend, Completion, GenerationRequest, SamplingParams
+from synrank.synthetic.backends.echo import EchoBackend
+from synrank.synthetic.backends.vllm import VLLMBackend
 
 
-# Each backend's module is imported when that backend is chosen: their dependencies (torch, httpx, vllm,
-# transformers, llama-cpp-python) are heavy or optional.
-def _echo(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.echo import EchoBackend  # heavy/optional dependencies, see above
-
-    return EchoBackend(model, **kw)
-
-
+# echo and vllm are light modules (vllm imports its library when a backend is built) and are built by
+# their classes; the others' modules are imported when chosen.
 def _openai(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.openai import OpenAIBackend  # heavy/optional dependencies
+    from synrank.synthetic.backends.openai import OpenAIBackend  # start-up time: httpx (~0.15 s)
 
     return OpenAIBackend(model, **kw)
 
 
-def _vllm(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.vllm import VLLMBackend  # heavy/optional dependencies
-
-    return VLLMBackend(model, **kw)
-
-
 def _local(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.local import local_backend  # heavy/optional dependencies
+    # start-up time: local.py loads synrank.provenance (psutil) and the prompts (its torch, transformers and
+    # llama.cpp wait in it until a model loads)
+    from synrank.synthetic.backends.local import local_backend
 
     return local_backend(model, **kw)
 
 
 def _llamacpp(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.local import LlamaCppBackend  # heavy/optional dependencies
+    from synrank.synthetic.backends.local import LlamaCppBackend  # start-up time, as for local
 
     return LlamaCppBackend(model, **kw)
 
 
 def _tgguf(model: str | None, **kw: Any) -> Backend:
-    from synrank.synthetic.backends.local import TransformersGGUFBackend  # heavy/optional dependencies
+    from synrank.synthetic.backends.local import TransformersGGUFBackend  # start-up time, as for local
 
     return TransformersGGUFBackend(model, **kw)
 
 
 BACKENDS: dict[str, Callable[..., Backend]] = {
-    "vllm": _vllm, "openai": _openai, "local": _local, "llamacpp": _llamacpp,
-    "transformers-gguf": _tgguf, "echo": _echo,
+    "vllm": VLLMBackend, "openai": _openai, "local": _local, "llamacpp": _llamacpp,
+    "transformers-gguf": _tgguf, "echo": EchoBackend,
 }
 
 
