@@ -188,6 +188,14 @@ def join_distinct(values: Iterable[Any]) -> str:
     return ";".join(dict.fromkeys(texts)) if texts else NOT_RECORDED
 
 
+def _how_evaluated(folder: Path, metrics: EvaluationRecord | None, dataset: str | None = None) -> dict[str, Any]:
+    """A cell's ``encoding`` and ``relevance_threshold`` fields, from its evaluation records
+    (:func:`evaluation_records`); ``dataset`` names the dataset when there is no record."""
+    records = evaluation_records(folder, metrics)
+    return {"encoding": Encoding.merge(Encoding.of(r) for r in records),
+            "relevance_threshold": join_distinct(relevance_threshold(r, dataset) for r in records)}
+
+
 @dataclass(frozen=True)
 class FinishedCell:
     """What the leaderboard takes from one finished cell folder: from its marker (:class:`CellMarker`),
@@ -211,17 +219,12 @@ class FinishedCell:
     def from_marker(cls, marker: CellMarker, folder: Path) -> FinishedCell:
         """A finished cell: its marker, and its metrics.json for how it was evaluated (when readable)."""
         metrics = read_or_warn(EvaluationRecord, folder / METRICS_FILE, "its encoding shown as unknown")
-        records = evaluation_records(folder, metrics)
+        how = _how_evaluated(folder, metrics, (marker.config.get("dataset") or {}).get("name"))
         if metrics is None and marker.kind == "bm25":
-            encoding = Encoding()
-        else:
-            encoding = Encoding.merge(Encoding.of(r) for r in records)
-        dataset = (marker.config.get("dataset") or {}).get("name")
+            how["encoding"] = Encoding()
         return cls(aggregate=marker.aggregate, n_queries=marker.n_queries, config_hash=marker.config_hash,
                    variant=marker.variant, base=marker.base or "", split=marker.split, mode=marker.mode,
-                   subsampled=bool(marker.subsample), dataset_checksums=marker.dataset_checksums,
-                   encoding=encoding, relevance_threshold=join_distinct(relevance_threshold(r, dataset)
-                                                                        for r in records))
+                   subsampled=bool(marker.subsample), dataset_checksums=marker.dataset_checksums, **how)
 
     @classmethod
     def committed(cls, folder: Path, entry: ManifestCell | None, variant: str, base: str) -> FinishedCell | None:
@@ -235,12 +238,10 @@ class FinishedCell:
         if metrics.dataset.sha256 != entry.dataset_sha256 or metrics.n_queries != entry.n_queries:
             logger.warning("%s: metrics.json and manifest.json describe different runs; cell ignored", folder)
             return None
-        records = evaluation_records(folder, metrics)
         return cls(aggregate=metrics.aggregate, n_queries=metrics.n_queries, config_hash=entry.config_hash,
                    variant=variant, base=base, split=metrics.dataset.split, mode=metrics.mode or "",
                    subsampled=entry.subsampled, dataset_checksums=metrics.dataset.checksums or {},
-                   encoding=Encoding.merge(Encoding.of(r) for r in records),
-                   relevance_threshold=join_distinct(relevance_threshold(r) for r in records))
+                   **_how_evaluated(folder, metrics))
 
 
 @dataclass

@@ -58,7 +58,7 @@ from benchmarks.records import (  # noqa: E402
     read_or_warn,
 )
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard  # noqa: E402
-from benchmarks.reuse import ReuseSources  # noqa: E402
+from benchmarks.reuse import ReuseSources, SourceTraining  # noqa: E402
 from benchmarks.rows import load_plugins, plugin_variant, subsample_notes, suite_rows  # noqa: E402
 from benchmarks.suites import (  # noqa: E402
     DatasetSpec,
@@ -358,6 +358,17 @@ def _finished(key: CellKey, reuse: ReuseSources | None) -> bool:
     return cell_cache_problem(key) is None or (reuse is not None and reuse.find_cell(key) is not None)
 
 
+def _finished_identity(training: TrainingSpec, results: Path, reuse: ReuseSources | None,
+                       ) -> tuple[dict[str, Any] | None, SourceTraining | None]:
+    """The model identity of ``training``'s finished run: here, else a reuse source's run with the equal
+    key (returned too, as the source); (None, None) when there is neither."""
+    done = finished_training(training, results)
+    if done is not None or reuse is None:
+        return done, None
+    source = reuse.find_training(training)
+    return (None, None) if source is None else (reuse.training_identity(source, training), source)
+
+
 def _row_model(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], idents: dict[str, dict[str, Any]],
                results: Path, specs: TrainingSpecs, overwrite: bool, trainings: list[TrainOutcome],
                reuse: ReuseSources | None = None) -> tuple[str | None, dict[str, Any], list[CellKey]]:
@@ -370,11 +381,7 @@ def _row_model(suite: SuiteConfig, v: VariantSpec, datasets: list[DatasetSpec], 
         spec, identity = model_identity(suite, v)
         return spec, identity, _cell_keys(suite, v, datasets, idents, results, identity)
     training = specs(v)
-    done = None if overwrite else finished_training(training, results)
-    source = reuse.find_training(training) if done is None and reuse is not None else None
-    if source is not None:
-        assert reuse is not None
-        done = reuse.training_identity(source, training)
+    done, source = (None, None) if overwrite else _finished_identity(training, results, reuse)
     keys = _cell_keys(suite, v, datasets, idents, results, done) if done is not None else []
     if done is not None and all(_finished(k, reuse) for k in keys):
         adopted = reuse.adopt_training(training, results, weights=False) if source is not None and reuse else None
@@ -429,11 +436,8 @@ def plan_suite(suite: SuiteConfig, results: Path, models: list[str] | None = Non
     for v in [r for n in selected for r in suite.variant(n).replicates()]:
         model_note = ""
         if v.kind == "train":
-            identity = finished_training(specs(v), results)
-            source = reuse.find_training(specs(v)) if identity is None and reuse is not None else None
+            identity, source = _finished_identity(specs(v), results, reuse)
             if source is not None:
-                assert reuse is not None
-                identity = reuse.training_identity(source, specs(v))
                 model_note = f"; model: {portable_path(source.folder)}'s weights if there, else trained"
             if identity is None:
                 plan.extend(PlannedCell(v.name, d.key, "its model must be trained first", key=f"train {specs(v).key}")
