@@ -71,11 +71,16 @@ def select(runs: list[Run]) -> Run:
     return max(tied, key=lambda r: (r.temperature, r.similarity == "cosine", r.score))
 
 
-def decide(runs: list[Run]) -> dict[tuple[str, str], Run]:
+def by_loss(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """The runs of each (encoder, loss), sorted by key."""
     groups: dict[tuple[str, str], list[Run]] = {}
     for r in runs:
         groups.setdefault((r.encoder, r.loss), []).append(r)
-    return {key: select(group) for key, group in sorted(groups.items())}
+    return dict(sorted(groups.items()))
+
+
+def decide(runs: list[Run]) -> dict[tuple[str, str], Run]:
+    return {key: select(group) for key, group in by_loss(runs).items()}
 
 
 def check_config(configs: Path, choice: Run) -> str | None:
@@ -106,11 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     print("| encoder | loss | runs | selected | similarity | T | dev nDCG@10 | untrained | check |")
     print("|---|---|---:|---|---|---:|---:|---:|---|")
-    counts: dict[tuple[str, str], int] = {}
-    for r in runs:
-        counts[(r.encoder, r.loss)] = counts.get((r.encoder, r.loss), 0) + 1
-    for (encoder, loss), choice in decide(runs).items():
-        n = counts[(encoder, loss)]
+    for (encoder, loss), group in by_loss(runs).items():
+        choice, n = select(group), len(group)
         if n < args.expect_runs:
             status = f"UNDECIDED ({n} of {args.expect_runs} runs)"
         elif args.check:
