@@ -139,6 +139,19 @@ class Comparison:
 
 
 @dataclass
+class Claim:
+    """A statement about two rows that the suite's results are meant to settle, judged by one fixed rule
+    (:mod:`benchmarks.claims`): ``beats`` (``model`` is better than ``baseline``) or ``matches`` (it is
+    nowhere worse)."""
+
+    model: str
+    baseline: str
+    claim: Literal["beats", "matches"]
+    #: What the claim stands for in the paper being tested, e.g. "ws2 > InfoNCE" (shown beside it).
+    label: str = ""
+
+
+@dataclass
 class Requirements:
     """What a suite needs that may be absent on this machine; checked before anything runs."""
 
@@ -171,6 +184,9 @@ class SuiteConfig:
     encoding: str = "auto"
     significance: SignificanceSpec = field(default_factory=SignificanceSpec)
     comparisons: list[Comparison] = field(default_factory=list)
+    #: Claims tested by the pre-registered rule of :mod:`benchmarks.claims` (``claims.csv``, the Claims
+    #: section of ``leaderboard.md`` and of the HTML report).
+    claims: list[Claim] = field(default_factory=list)
     requires: Requirements = field(default_factory=Requirements)
     #: Environment for subprocesses and this process (e.g. thread counts), applied before running.
     env: dict[str, str] = field(default_factory=dict)
@@ -201,6 +217,12 @@ class SuiteConfig:
             for n in (c.model, c.baseline):
                 if n not in names:
                     raise ValueError(f"comparison {c.model} vs {c.baseline}: {n!r} is not a variant name")
+        for c in self.claims:
+            for n in (c.model, c.baseline):
+                if n not in names:
+                    raise ValueError(f"claim {c.model} {c.claim} {c.baseline}: {n!r} is not a variant name")
+            if c.model == c.baseline:
+                raise ValueError(f"claim {c.model} {c.claim} {c.baseline}: a row compared with itself")
         for other in self.reuse:
             check_safe_name(other, "reuse entry (a suite name)")
             if other == self.name:

@@ -3,10 +3,10 @@
 :func:`build_report` reads ``results/<suite>/`` (finished cells, ``manifest.json``) into a
 :class:`Report`; :func:`write_report` renders it as
 
-* ``leaderboard.csv``, ``significance.csv``, ``costs.csv``, ``leaderboard.md`` (:mod:`.text`);
+* ``leaderboard.csv``, ``significance.csv``, ``claims.csv``, ``costs.csv``, ``leaderboard.md`` (:mod:`.text`);
 * ``plots/<dataset>.{png,svg}`` and ``plots/overview.{png,svg}`` (:mod:`benchmarks.plots`);
 * ``report/index.html`` (:mod:`.html`): one self-contained page (inline CSS, JS and images; no network),
-  with the sortable score table, plots, pairwise comparisons, a per-query drill-down, costs and
+  with the sortable score table, plots, the claims, pairwise comparisons, a per-query drill-down, costs and
   provenance.
 
 All of them print the same rows, so they cannot disagree. ``python -m benchmarks.report --suite NAME``
@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.plots import plot_leaderboard
 from benchmarks.report.html import render_html
 from benchmarks.report.model import Entry, Pair, Report, TableRow, build_report
-from benchmarks.report.text import costs_csv, leaderboard_csv, markdown, significance_csv
+from benchmarks.report.text import costs_csv, leaderboard_csv, markdown, report_claims_csv, significance_csv
 from benchmarks.suites import SuiteConfig
 from synrank.io import atomic_write_text
 
@@ -39,6 +39,8 @@ def write_report(report: Report, *, plots: bool = True, html: bool = True) -> li
              "leaderboard.md": markdown(report)}
     if report.comparisons:
         files["significance.csv"] = significance_csv(report)
+    if report.claims:
+        files["claims.csv"] = report_claims_csv(report)
     for name, text in files.items():
         atomic_write_text(results / name, text)
     written = list(files)

@@ -20,10 +20,13 @@ from typing import Any
 from benchmarks.report.drilldown import drilldown_data
 from benchmarks.report.model import Entry, Pair, Report, TableRow
 from benchmarks.report.text import (
+    CLAIM_HEADER,
     COST_HEADER,
     DATASET_HEADER,
     DATASET_NOTE,
     PAIR_HEADER,
+    claim_cells,
+    claims_legend,
     cost_cells,
     dataset_cells,
     legend,
@@ -186,6 +189,15 @@ def _pair_table(report: Report, pairs: list[Pair]) -> str:
             + "\n".join(body) + "\n</tbody></table></div>")
 
 
+def _claims_section(report: Report) -> str:
+    if not report.claims:
+        return ""
+    rows = [claim_cells(r) for r in report.claims]
+    return (f'<section id="claims"><h2>Claims ({_e(report.measure)})</h2>'
+            f'<p class="legend">{_md_inline(claims_legend(report))}</p>'
+            + _simple_table(CLAIM_HEADER, rows, 99) + "</section>")
+
+
 def _comparisons_section(report: Report) -> str:
     pairs = report.pairs()
     suite_pairs = [p for p in pairs if p.kind == "comparison"]
@@ -334,10 +346,11 @@ def render_html(report: Report, images: dict[str, bytes]) -> str:
     meta = (f"Results <code>{_e(results_label(report))}</code> · {n_rows} rows × {len(report.datasets)} datasets · "
             f"primary measure {_e(report.measure)} · significance: {_e(report.test_short)}, α = {report.alpha}"
             + (f" · last run at commit <code>{_e(commit)}</code>, manifest {_e(m.created_utc)}" if m is not None else ""))
-    nav = "".join(f'<a href="#{s}">{t}</a>' for s, t in (
-        ("leaderboard", "Scores"), ("plots", "Plots"), ("comparisons", "Comparisons"), ("drill", "Per-query"),
-        ("costs", "Cost"), ("datasets", "Datasets"), ("provenance", "Provenance")))
-    body = [_leaderboard_section(report), _plots_section(report, images), _comparisons_section(report),
+    sections = (("leaderboard", "Scores"), ("plots", "Plots"), ("claims", "Claims"), ("comparisons", "Comparisons"),
+                ("drill", "Per-query"), ("costs", "Cost"), ("datasets", "Datasets"), ("provenance", "Provenance"))
+    nav = "".join(f'<a href="#{s}">{t}</a>' for s, t in sections if s != "claims" or report.claims)
+    body = [_leaderboard_section(report), _plots_section(report, images), _claims_section(report),
+            _comparisons_section(report),
             _drill_section(report), _costs_section(report), _datasets_section(report), _provenance_section(report)]
     return f"""<!DOCTYPE html>
 <html lang="en">

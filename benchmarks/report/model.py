@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.claims import ClaimResult, judge_claims
 from benchmarks.leaderboard import (
     Cell,
     build_rows,
@@ -89,6 +90,8 @@ class Report:
     cells: dict[tuple[str, str], Cell] = field(repr=False)
     #: the comparisons replicate by replicate (rows with seed replicates only)
     seed_comparisons: list[dict[str, Any]] = field(default_factory=list)
+    #: the suite's claims judged by the pre-registered rule (:mod:`benchmarks.claims`)
+    claims: list[ClaimResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest: SuiteManifest | None = field(default=None, repr=False)
     _by_key: dict[tuple[str, str, str], dict[str, Any]] | None = field(default=None, init=False, repr=False)
@@ -276,10 +279,12 @@ def build_report(suite: SuiteConfig, results: Path, models: list[str], baselines
     rows = build_rows(suite, cells, models, datasets, baselines)
     comp = comparison_rows(suite, cells, datasets)
     per_seed = seed_comparison_rows(suite, cells, datasets)
+    claims = judge_claims(suite, cells, datasets)
     folders = replicate_folders(results, models)
     costs = cost_rows(results, [name for m in models for name in folders[m]], datasets)
     manifest = read_manifest(results)
     return Report(suite=suite, results=results, models=list(models), datasets=list(datasets),
                   baselines=dict(baselines), rows=rows, comparisons=comp, costs=costs, seed_comparisons=per_seed,
+                  claims=claims,
                   cells=cells,
                   notes=list(notes or []), manifest=manifest)

@@ -9,17 +9,20 @@
 * ``significance.csv`` — the suite's extra ``comparisons`` (model vs baseline pairs), same tests; with
   seed replicates also one test per replicate pair (columns ``scores``, ``seed``, ``model_cells``,
   ``baseline_cells``);
+* ``claims.csv`` — the suite's claims judged by the pre-registered rule (:mod:`benchmarks.claims`):
+  outcome, verdict, effect size, seed sd, the per-dataset Δ and p_holm, the outcome per seed;
 * ``costs.csv`` — per model: training steps and wall seconds, evaluation wall seconds over its cells;
 * ``leaderboard.md`` — the wide table of the primary measure (datasets as columns plus a mean column,
   best value of each column in bold, † / ‡ = significantly better / worse than the row's baseline after
-  Holm, ± sd over seeds, the row's encoding), the datasets (sizes, relevance threshold), the pairwise
-  comparisons, the cost table and notes.
+  Holm, ± sd over seeds, the row's encoding), the claims, the datasets (sizes, relevance threshold), the
+  pairwise comparisons, the cost table and notes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.claims import ClaimResult, claims_csv, dataset_mark, format_mean_sd
 from benchmarks.leaderboard import (
     COST_COLUMNS,
     CSV_COLUMNS,
@@ -42,6 +45,10 @@ def significance_csv(report: Report) -> str:
     seeded = any(r["scores"] != SINGLE for r in report.comparisons)
     return to_csv(report.comparisons + report.seed_comparisons,
                   SIGNIFICANCE_COLUMNS + (SIGNIFICANCE_SEED_COLUMNS if seeded else ()))
+
+
+def report_claims_csv(report: Report) -> str:
+    return claims_csv(report.claims)
 
 
 def costs_csv(report: Report) -> str:
@@ -86,6 +93,33 @@ def pair_cells(r: dict[str, Any]) -> list[str]:
             f"{r['p_randomization_holm']:.4g}"]
 
 
+CLAIM_HEADER = ("claim", "model", "baseline", "verdict", "outcome (W/L of D)", "mean Δ", "model mean",
+                "baseline mean", "Δ per dataset", "outcome per seed")
+
+
+def claims_legend(report: Report) -> str:
+    return (f"Each claim is judged by the rule fixed before these results (`benchmarks/claims.py`): on "
+            f"{report.measure}, per dataset the test of the pairwise comparisons ({report.test_description}, "
+            f"Holm across the datasets of the pair, p_holm < {report.alpha}); W / L = datasets where the "
+            "model is significantly better / worse, D = datasets tested. *better*: no L and W a majority of D; "
+            "*worse*: the reverse; *level*: neither; *leaning*: some, fewer than a majority; *mixed*: both. "
+            "*beats* holds only if better; *matches* holds if no dataset is worse. *mean Δ*: model − baseline "
+            "averaged over the datasets. ± : sd over seeds of a row's mean over the datasets. † / ‡: "
+            "significantly better / worse on that dataset. *outcome per seed*: the same rule on each seed's "
+            "own tests.")
+
+
+def claim_cells(r: ClaimResult) -> list[str]:
+    """One row of the Claims table as printed (Markdown and HTML)."""
+    c = r.claim
+    return [c.label or f"{c.model} {c.claim} {c.baseline}", c.model, f"{c.claim} {c.baseline}", r.verdict,
+            f"{r.outcome} ({r.wins}/{r.losses} of {len(r.tests)})", f"{r.mean_delta:+.4f}" if r.tests else "—",
+            format_mean_sd(r.model_mean, r.model_seed_sd) if r.tests else "—",
+            format_mean_sd(r.baseline_mean, r.baseline_seed_sd) if r.tests else "—",
+            ", ".join(f"{t.dataset} {dataset_mark(t, r.alpha)}" for t in r.tests) or "—",
+            "; ".join(f"{s}: {o}" for s, o in r.per_seed.items()) or "—"]
+
+
 def legend(report: Report) -> str:
     text = (f"† / ‡: significantly better / worse than the row's baseline (column *vs*), {report.test_description}, "
             f"Holm–Bonferroni across the datasets of each row, p_holm < {report.alpha}. "
@@ -121,6 +155,11 @@ def markdown(report: Report) -> str:
             cells = [entry_markdown(e) for e in row.entries]
             lines.append("| " + " | ".join([row.model, row.variant, row.vs, *cells, entry_markdown(row.mean),
                                             row.encoding]) + " |")
+        lines.append("")
+    if report.claims:
+        lines += [f"## Claims ({report.measure})", "", claims_legend(report), "",
+                  "| " + " | ".join(CLAIM_HEADER) + " |", "|---|---|---|---|---|---:|---:|---:|---|---|"]
+        lines += ["| " + " | ".join(claim_cells(r)) + " |" for r in report.claims]
         lines.append("")
     lines += ["## Datasets", "", DATASET_NOTE, "", "| " + " | ".join(DATASET_HEADER) + " |",
               "|---|---|---|---:|---|---:|"]
