@@ -111,6 +111,18 @@ def write_marker(folder: Path, *, model: str, dataset: str, aggregate: dict[str,
                peak_rss_mb=0.0, batch_size=1, finished_utc="2026-01-01T00:00:00Z").to_disk(folder / CELL_MARKER)
 
 
+def write_scores_cell(results: Path, folder: str, dataset: str, scores: np.ndarray) -> None:
+    """A hand-made finished cell ``cells/<folder>/<dataset>/`` holding per-query nDCG@10 ``scores``
+    (query ids q000, q001, ...) and its marker; the variant is the folder's row name."""
+    path = results / "cells" / folder / dataset
+    path.mkdir(parents=True)
+    ids = [f"q{i:03d}" for i in range(scores.size)]
+    lines = ["query_id\tnDCG@10"] + [f"{q}\t{s!r}" for q, s in zip(ids, scores.tolist(), strict=True)]
+    (path / "per_query.tsv").write_text("\n".join(lines) + "\n")
+    write_marker(path, model=folder, dataset=dataset, aggregate={"nDCG@10": float(scores.mean())},
+                 n_queries=int(scores.size), config_hash=f"h-{folder}-{dataset}", variant=folder.split("@")[0])
+
+
 #: A config key left out of a hand-made metrics.json (a record written before the key existed).
 ABSENT = object()
 

@@ -29,7 +29,7 @@ from benchmarks.claims import (
 from benchmarks.report import write_leaderboard
 from benchmarks.suites import SuiteConfig
 from synrank.config import from_dict
-from tests.benchmarks.report_helpers import cell_texts, parse_html, write_marker
+from tests.benchmarks.report_helpers import cell_texts, parse_html, write_scores_cell
 
 DATASETS = ("d1", "d2", "d3", "d4", "d5")
 MIRROR = {BETTER: WORSE, WORSE: BETTER, LEANING_BETTER: LEANING_WORSE, LEANING_WORSE: LEANING_BETTER,
@@ -89,16 +89,6 @@ def test_unknown_claim_word_is_refused():
 # On a results folder
 # ---------------------------------------------------------------------------------------------------
 
-def _cell(results: Path, folder: str, dataset: str, scores: np.ndarray) -> None:
-    path = results / "cells" / folder / dataset
-    path.mkdir(parents=True)
-    ids = [f"q{i:03d}" for i in range(scores.size)]
-    lines = ["query_id\tnDCG@10"] + [f"{q}\t{s!r}" for q, s in zip(ids, scores.tolist(), strict=True)]
-    (path / "per_query.tsv").write_text("\n".join(lines) + "\n")
-    write_marker(path, model=folder, dataset=dataset, aggregate={"nDCG@10": float(scores.mean())},
-                 n_queries=int(scores.size), config_hash=f"h-{folder}-{dataset}", variant=folder.split("@")[0])
-
-
 def _suite(claims: list[dict]) -> SuiteConfig:
     return from_dict(SuiteConfig, {
         "name": "t", "baseline": "base", "measures": ["nDCG@10"],
@@ -120,11 +110,11 @@ def folder(tmp_path):
     results = tmp_path / "results"
     for i, d in enumerate(DATASETS):
         base = rng.uniform(0, 0.7, 60 + 5 * i)
-        _cell(results, "base", d, base)
-        _cell(results, "good", d, np.clip(base + 0.2 + rng.normal(0, 0.05, base.size), 0, 1))
-        _cell(results, "same", d, base.copy())
+        write_scores_cell(results, "base", d, base)
+        write_scores_cell(results, "good", d, np.clip(base + 0.2 + rng.normal(0, 0.05, base.size), 0, 1))
+        write_scores_cell(results, "same", d, base.copy())
         for seed, shift in ((1, 0.01), (2, -0.02), (3, 0.03)):
-            _cell(results, f"seeded@seed{seed}", d, np.clip(base + shift + rng.normal(0, 0.1, base.size), 0, 1))
+            write_scores_cell(results, f"seeded@seed{seed}", d, np.clip(base + shift + rng.normal(0, 0.1, base.size), 0, 1))
     return results
 
 

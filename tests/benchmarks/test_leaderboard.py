@@ -24,17 +24,7 @@ from synrank.config import from_dict
 from synrank.data.folders import KNOWN_DATASETS
 from synrank.records import METRICS_FILE, EvaluationRecord, ForumScores
 from synrank.retrieval.backends import BACKENDS, Backend
-from tests.benchmarks.report_helpers import ABSENT, write_marker, write_metrics
-
-
-def _cell(results: Path, model: str, dataset: str, scores: np.ndarray) -> None:
-    folder = results / "cells" / model / dataset
-    folder.mkdir(parents=True)
-    ids = [f"q{i:03d}" for i in range(scores.size)]
-    lines = ["query_id\tnDCG@10"] + [f"{q}\t{s!r}" for q, s in zip(ids, scores.tolist(), strict=True)]
-    (folder / "per_query.tsv").write_text("\n".join(lines) + "\n")
-    write_marker(folder, model=model, dataset=dataset, aggregate={"nDCG@10": float(scores.mean())},
-                 n_queries=int(scores.size), config_hash=f"h-{model}-{dataset}", variant=model)
+from tests.benchmarks.report_helpers import ABSENT, write_marker, write_metrics, write_scores_cell
 
 
 def _scores(path: Path) -> list[float]:
@@ -52,9 +42,9 @@ def board(tmp_path):
     results = tmp_path / "results"
     for i, d in enumerate(("d1", "d2", "d3")):
         base = rng.uniform(0, 1, 40 + 10 * i)
-        _cell(results, "base", d, base)
-        _cell(results, "better", d, np.clip(base + rng.normal(0.15 - 0.07 * i, 0.1, base.size), 0, 1))
-        _cell(results, "same", d, base)
+        write_scores_cell(results, "base", d, base)
+        write_scores_cell(results, "better", d, np.clip(base + rng.normal(0.15 - 0.07 * i, 0.1, base.size), 0, 1))
+        write_scores_cell(results, "same", d, base)
     out = write_leaderboard(suite, results, ["base", "better", "same"], {}, plots=False)
     with open(results / "leaderboard.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
