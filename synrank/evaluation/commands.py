@@ -21,7 +21,7 @@ from synrank.records import METRICS_FILE, PER_QUERY_FILE, DatasetRef, Evaluation
 logger = logging.getLogger(__name__)
 
 # options that only make sense with --model, and the value meaning "not given"
-_MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name", "candidates")
+_MODEL_ONLY = ("mode", "top_k", "batch_size", "max_length", "no_cache", "name", "candidates", "backend")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="maximum tokens per text (default: the model's own)")
     model.add_argument("--no-cache", action="store_true", default=None,
                        help="do not read or write the embedding cache")
+    model.add_argument("--backend", default=None, metavar="NAME",
+                       help="encoding backend of a sentence-transformers model: auto (default: the fastest "
+                            "this CPU runs natively that matched fp32 on the quality gate), torch-fp32, "
+                            "torch-bf16, openvino-fp32, openvino-bf16, onnx-fp32 or onnx-int8; every "
+                            "backend but torch-fp32 is checked against torch-fp32 on probe texts first")
     model.add_argument("--name", default=None, help="name recorded for the model in the artifacts")
     model.add_argument("--candidates", type=Path, default=None, metavar="RUN",
                        help="rerank mode: re-rank this TREC run's candidates instead of the dataset's shipped run")
@@ -183,6 +188,8 @@ def _evaluate_model(args: argparse.Namespace) -> int:
         kwargs["cache"] = False
     if args.name is not None:
         kwargs["name"] = args.name
+    if args.backend is not None:
+        kwargs["backend"] = args.backend
     cell = evaluate_model(args.model, args.dataset, **kwargs)
     split = f"/{args.split}" if args.split else ""
     header = f"{args.name or args.model} on {args.dataset}{split}: {cell.n_queries} judged queries"
