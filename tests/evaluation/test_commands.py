@@ -92,7 +92,8 @@ def test_gz_run_and_partial_run(shared_datasets, tmp_path, capsys, caplog):
 
 
 @pytest.mark.parametrize("extra", [["--mode", "full"], ["--top-k", "10"], ["--no-cache"], ["--name", "x"],
-                                   ["--batch-size", "8"], ["--max-length", "64"], ["--candidates", "c.trec"]])
+                                   ["--batch-size", "8"], ["--max-length", "64"], ["--candidates", "c.trec"],
+                                   ["--backend", "torch-fp32"]])
 def test_model_options_rejected_with_run(shared_datasets, extra, capsys):
     run_path = shared_datasets / "trec-dl-2019" / "bm25_top100.trec"
     code, _, err = run_cli(["evaluate", "--run", str(run_path), "--dataset", "trec-dl-2019", *extra], capsys)
@@ -119,7 +120,7 @@ def test_help(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     for option in ("--run", "--model", "--dataset", "--split", "--output", "--mode", "--top-k", "--batch-size",
-                   "--max-length", "--no-cache", "--name"):
+                   "--max-length", "--no-cache", "--name", "--backend"):
         assert option in out
 
 
@@ -142,11 +143,13 @@ def fake_pipeline(monkeypatch):
 def test_model_mode_wiring(fake_pipeline, tmp_path, capsys):
     code, out, _ = run_cli(["evaluate", "--model", "all-MiniLM-L6-v2", "--dataset", "scifact", "--split", "test",
                             "--output", str(tmp_path), "--mode", "full", "--top-k", "100", "--batch-size", "16",
-                            "--max-length", "256", "--no-cache", "--name", "minilm"], capsys)
+                            "--max-length", "256", "--no-cache", "--name", "minilm", "--backend", "openvino-fp32"],
+                           capsys)
     assert code == 0
     assert fake_pipeline == [("all-MiniLM-L6-v2", "scifact",
                               {"split": "test", "output_dir": Path(tmp_path), "mode": "full", "top_k": 100,
-                               "batch_size": 16, "max_length": 256, "cache": False, "name": "minilm"})]
+                               "batch_size": 16, "max_length": 256, "cache": False, "name": "minilm",
+                               "backend": "openvino-fp32"})]
     assert "minilm on scifact/test: 300 judged queries" in out and "0.6451" in out
 
 
