@@ -16,7 +16,6 @@ each document's text is stored once per dataset.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import logging
@@ -27,8 +26,8 @@ from typing import Any
 from benchmarks.report.model import Report
 from synrank.data import load_dataset
 from synrank.data.registry import DatasetInfo, dataset_info
-from synrank.data.trec import sort_run_items
-from synrank.errors import DatasetError, SynrankError
+from synrank.data.trec import read_run, sort_run_items
+from synrank.errors import SynrankError
 from synrank.io import open_binary, sha256_file
 from synrank.records import RUN_FILE
 
@@ -87,27 +86,11 @@ def _doc_texts(path: Path, wanted: set[str]) -> dict[str, str]:
 
 
 def _top_docs(path: Path, qids: list[str], ignore_identical: bool) -> dict[str, list[str]]:
-    """Each of ``qids``' first ``TOP_DOCS`` documents in a TREC run (synrank's order: score descending,
-    then doc id). Only the lines of those queries are parsed (a run holds up to 1000 per query)."""
-    wanted = set(qids)
-    found: dict[str, list[tuple[str, float]]] = {q: [] for q in qids}
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    with gzip.open(path, "rt", encoding="utf-8") if gzipped else open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.lstrip("\ufeff").split(None, 1)
-            if not parts or parts[0] not in wanted:
-                continue
-            qid = parts[0]
-            fields = parts[1].split() if len(parts) > 1 else []
-            if len(fields) != 5:
-                raise DatasetError(f"expected 6 whitespace-separated columns, found {len(fields) + 1}", path, lineno)
-            try:
-                found[qid].append((fields[1], float(fields[3])))
-            except ValueError:
-                raise DatasetError(f"score {fields[3]!r} is not a number", path, lineno) from None
-    return {q: [d for d, _ in sort_run_items(items) if not (ignore_identical and d == q)][:TOP_DOCS]
-            for q, items in found.items()}
+    """Each of ``qids``' first ``TOP_DOCS`` documents in a TREC run, in synrank's (trec_eval's) order;
+    only those queries' lines are read."""
+    run = read_run(path, queries=qids)
+    return {q: [d for d, _ in sort_run_items(run.get(q, {})) if not (ignore_identical and d == q)][:TOP_DOCS]
+            for q in qids}
 
 
 def extreme_queries(scores: dict[str, list[float | None]], pairs: list[tuple[str, str]]) -> list[int]:

@@ -13,7 +13,7 @@ import gzip
 import math
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from synrank.data.values import id_problem, is_int_text, parse_score
@@ -54,8 +54,11 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
         yield from fh
 
 
-def read_run(path: str | Path) -> Run:
+def read_run(path: str | Path, queries: Collection[str] | None = None) -> Run:
     """Read a TREC run (plain text or gzip, detected from the content) into ``{qid: {docid: score}}``.
+
+    ``queries``: read only the lines of these query ids (the others are skipped unparsed, so a report
+    can take a few queries from a run of a million lines); the result may then be empty.
 
     A line holds six columns separated by spaces or tabs, as trec_eval splits them; the ``Q0`` and tag
     columns are not interpreted and the rank column must be an integer but is otherwise ignored (as
@@ -70,10 +73,15 @@ def read_run(path: str | Path) -> Run:
     run: Run = {}
     first_line: dict[tuple[str, str], int] = {}
     lineno = 0
+    wanted = None if queries is None else {q.encode("utf-8") for q in queries}
     try:
         for lineno, raw in enumerate(_raw_lines(path), start=1):  # noqa: B007 - lineno is reported on errors
             if lineno == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
+            if wanted is not None:
+                head = raw.split(None, 1)
+                if not head or head[0] not in wanted:
+                    continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -116,7 +124,7 @@ def read_run(path: str | Path) -> Run:
             raise
         raise DatasetError(f"cannot read run file ({exc.strerror or exc})", path,
                            hint=os_error_hint(exc)) from exc
-    if not run:
+    if not run and queries is None:
         raise DatasetError("run file has no entries", path, hint=f"expected lines of: {_COLUMNS}")
     return run
 

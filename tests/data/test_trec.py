@@ -7,6 +7,8 @@ import hashlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from synrank.data.trec import format_run, read_run, sort_run_items, write_run
 from synrank.errors import DatasetError
@@ -143,3 +145,25 @@ def test_reads_shipped_bm25_run(shared_datasets):
     assert len(run) == 43
     assert sum(len(docs) for docs in run.values()) == 4300
     assert run["264014"]["5611210"] == 15.780599594116211
+
+
+_ids = st.text(alphabet="abcXYZ019-_.", min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(run=st.dictionaries(_ids, st.dictionaries(_ids, st.floats(-1e3, 1e3, allow_nan=False), min_size=1,
+                                                   max_size=5), min_size=1, max_size=5),
+       wanted=st.sets(_ids, max_size=4), gz=st.booleans())
+def test_reading_some_queries_equals_filtering_the_whole_run(tmp_path, run, wanted, gz):
+    path = tmp_path / ("run.trec.gz" if gz else "run.trec")
+    write_run(run, path)
+    whole = read_run(path)
+    assert read_run(path, queries=wanted) == {q: whole[q] for q in wanted if q in whole}
+
+
+def test_reading_some_queries_still_locates_their_bad_lines(tmp_path):
+    path = tmp_path / "run.trec"
+    path.write_text("q1 Q0 d1 1 1.0 t\nq2 Q0 d1 1 oops t\n", encoding="utf-8")
+    assert read_run(path, queries=["q1"]) == {"q1": {"d1": 1.0}}  # q2's line is not read
+    with pytest.raises(DatasetError, match=r"run.trec:2: score .oops. is not a number"):
+        read_run(path, queries=["q2"])
