@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import sys
 import types
 from pathlib import Path
 
 import pytest
 
-from synrank.cli import main
+from synrank.cli import build_parser, main
 from synrank.data import load_dataset
 from synrank.data.trec import write_run
 from synrank.io import sha256_file
@@ -122,6 +124,16 @@ def test_help(capsys):
     for option in ("--run", "--model", "--dataset", "--split", "--output", "--mode", "--top-k", "--batch-size",
                    "--max-length", "--no-cache", "--name", "--backend"):
         assert option in out
+
+
+def test_backend_help_names_every_backend():
+    """The --backend help lists the names by hand (importing the backends module would load torch at every
+    command's start-up); it must name exactly the backends the module accepts."""
+    from synrank.retrieval.backends import BACKENDS
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    option = next(a for a in commands.choices["evaluate"]._actions if "--backend" in a.option_strings)
+    assert set(re.findall(r"\b(?:torch|openvino|onnx)-(?:fp32|bf16|int8)\b", option.help)) == set(BACKENDS)
 
 
 @pytest.fixture
