@@ -1,4 +1,4 @@
-"""Run a benchmark suite: ``python -m benchmarks.run --suite {smoke,cpu,paper} [options]``.
+"""Run a benchmark suite: ``python -m benchmarks.run --suite NAME [options]``.
 
 Trains the suite's training variants, evaluates every (model, dataset) cell, then writes the
 leaderboard (``results/<suite>/leaderboard.{csv,md}``, ``plots/``), the HTML report
@@ -66,6 +66,7 @@ from benchmarks.suites import (  # noqa: E402
     VariantSpec,
     load_suite,
     results_dir,
+    suite_option_help,
     suite_results_dir,
 )
 from benchmarks.training_runs import (  # noqa: E402
@@ -522,7 +523,7 @@ quiet_third_party = quiet_noisy_loggers
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--suite", required=True, help="smoke, cpu, paper, or a suite file path")
+    p.add_argument("--suite", required=True, help=suite_option_help())
     add_list_option(p, "--models", metavar="NAME", help="run only these variants of the suite")
     add_list_option(p, "--datasets", metavar="NAME", help="run only these datasets of the suite")
     p.add_argument("--overwrite", action="store_true", help="recompute cells and training runs even if cached")

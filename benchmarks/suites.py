@@ -251,20 +251,32 @@ class SuiteConfig:
         return (Path(self.source) / p).resolve()
 
 
+SUITE_EXTENSIONS = (".yaml", ".yml", ".toml", ".json")
+
+
+def shipped_suites() -> list[str]:
+    """Names of the suites shipped in ``benchmarks/configs/suites`` (what ``--suite NAME`` accepts)."""
+    return sorted({q.stem for q in SUITES_DIR.iterdir() if q.suffix in SUITE_EXTENSIONS})
+
+
+def suite_option_help() -> str:
+    """The ``--suite`` help of every benchmarks command, naming the shipped suites."""
+    return f"{', '.join(shipped_suites())}, or a suite file path"
+
+
 def suite_path(name_or_path: str | Path) -> Path:
     """``smoke`` -> ``benchmarks/configs/suites/smoke.yaml``; an existing file path is returned as is."""
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml", ".toml", ".json") or p.exists():
+    if p.suffix in SUITE_EXTENSIONS or p.exists():
         if not p.exists():
             raise ConfigError("suite file does not exist", p)
         return p
-    for ext in (".yaml", ".yml", ".toml", ".json"):
+    for ext in SUITE_EXTENSIONS:
         cand = SUITES_DIR / f"{name_or_path}{ext}"
         if cand.exists():
             return cand
-    known = sorted(q.stem for q in SUITES_DIR.glob("*.y*ml"))
     raise ConfigError(f"unknown suite {str(name_or_path)!r}", SUITES_DIR,
-                      hint=f"known suites: {', '.join(known)}; or pass a suite file path")
+                      hint=f"known suites: {', '.join(shipped_suites())}; or pass a suite file path")
 
 
 def suite_results_dir(name: str) -> Path:

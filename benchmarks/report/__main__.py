@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.report import REPORT_PAGE, summary_lines, write_leaderboard
 from benchmarks.report.browser import BrowserError, screenshot_report
 from benchmarks.rows import subsample_notes, suite_rows
-from benchmarks.suites import load_suite, results_dir
+from benchmarks.suites import load_suite, results_dir, suite_option_help
 from synrank.cliargs import quiet_noisy_loggers
 from synrank.errors import SynrankError, describe_os_error
 from synrank.io import folder_lock
@@ -25,7 +25,7 @@ from synrank.io import folder_lock
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--suite", required=True, help="smoke, cpu, paper, or a suite file path")
+    p.add_argument("--suite", required=True, help=suite_option_help())
     p.add_argument("--results", type=Path, help="results folder (default: results/<suite>)")
     p.add_argument("--no-plots", action="store_true", help="do not render plots/ (the page then has none)")
     p.add_argument("--screenshots", action="store_true",

@@ -3,16 +3,24 @@ suite fails fast here listing everything it is missing."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import yaml
 
 from benchmarks import run as run_mod
 from benchmarks.keys import train_config_dict
-from benchmarks.suites import load_suite
+from benchmarks.suites import SUITES_DIR, load_suite, shipped_suites
 from synrank.errors import ConfigError, SynrankError
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "paper"])
+def test_shipped_suites_are_the_suite_folder():
+    names = shipped_suites()
+    assert {"smoke", "cpu", "cpu-seeds", "paper"} <= set(names)
+    assert len(names) == len(list(SUITES_DIR.glob("*.yaml")))
+
+
+@pytest.mark.parametrize("name", shipped_suites())
 def test_shipped_suites_load(name):
     suite = load_suite(name)
     assert suite.name == name
@@ -59,8 +67,18 @@ def test_bad_suites_name_the_problem(tmp_path, changes, match):
 
 
 def test_unknown_suite_lists_known_ones():
-    with pytest.raises(ConfigError, match="known suites: .*smoke"):
+    with pytest.raises(ConfigError, match="known suites: .*smoke") as err:
         load_suite("nonexistent-suite")
+    assert all(name in str(err.value) for name in shipped_suites())
+
+
+@pytest.mark.parametrize("module", ["benchmarks.run", "benchmarks.report.__main__"])
+def test_suite_option_help_names_every_shipped_suite(module, capsys):
+    main = importlib.import_module(module).main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in shipped_suites())
 
 
 def test_paper_suite_fails_fast_listing_what_is_missing(monkeypatch, tmp_path):
