@@ -71,9 +71,11 @@ def summary_lines(report: Report, top: int = 5) -> list[str]:
 
 def write_leaderboard(suite: SuiteConfig, results: Path, models: list[str], baselines: dict[str, str],
                       datasets: list[str] | None = None, notes: list[str] | None = None, plots: bool = True,
-                      html: bool = True, labels: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
-    """Build the report of ``results`` and write all its files; return a summary."""
-    report = build_report(suite, results, models, baselines, datasets, notes, labels)
+                      html: bool = True, labels: dict[str, tuple[str, str]] | None = None,
+                      rankings: bool = True) -> dict[str, Any]:
+    """Build the report of ``results`` and write all its files; return a summary. ``rankings=False``
+    leaves the rankings out of the page, as a clone of committed results builds it."""
+    report = build_report(suite, results, models, baselines, datasets, notes, labels, rankings=rankings)
     written = write_report(report, plots=plots, html=html)
     return {"n_cells": len(report.cells), "missing": report.missing, "files": written,
             "markdown": markdown(report), "report": report,

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite", required=True, help=suite_option_help())
     p.add_argument("--results", type=Path, help="results folder (default: results/<suite>)")
     p.add_argument("--no-plots", action="store_true", help="do not render plots/ (the page then has none)")
+    p.add_argument("--no-rankings", action="store_true",
+                   help="leave the run files' top documents out of the drill-down: the page a clone of the "
+                        "committed results builds (rankings are not committed); use it before committing a report")
     p.add_argument("--screenshots", action="store_true",
                    help="also save report/overview.png and report/drilldown.png (needs chromium)")
     p.add_argument("--drill", metavar="A/B/DATASET",
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         with folder_lock(results, what="results folder"):
             rows = suite_rows(suite, results)
             board = write_leaderboard(suite, results, rows.names, rows.baselines, notes=subsample_notes(suite),
-                                      plots=not args.no_plots, labels=rows.labels)
+                                      plots=not args.no_plots, labels=rows.labels, rankings=not args.no_rankings)
         shots = screenshot_report(results / REPORT_PAGE, results / "report", args.drill) if args.screenshots else []
     except (SynrankError, BrowserError) as exc:
         print(f"benchmarks.report: error: {exc}", file=sys.stderr)

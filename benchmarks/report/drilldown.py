@@ -164,7 +164,7 @@ def _add_texts(report: Report, d: str, spec, present: list[str], entry: dict[str
         notes.append(f"query and document texts left out: {exc}")
         info = data = None
     runs: dict[str, Path] = {}
-    for m in present:
+    for m in present if report.rankings else []:  # without: exactly the page a clone's rankings-less folder gives
         path = report.results / "cells" / report.cells[(m, d)].replicates[0] / d / RUN_FILE
         if path.is_file():
             runs[m] = path

@@ -94,6 +94,9 @@ class Report:
     claims: list[ClaimResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest: SuiteManifest | None = field(default=None, repr=False)
+    #: read each cell's ``run.trec.gz`` for the drill-down's top documents; False builds the page a clone
+    #: of committed results sees (rankings are not committed), whatever this folder holds
+    rankings: bool = True
     _by_key: dict[tuple[str, str, str], dict[str, Any]] | None = field(default=None, init=False, repr=False)
 
     # ---------------------------------------------------------------------------------- basics
@@ -266,11 +269,12 @@ class Report:
 
 def build_report(suite: SuiteConfig, results: Path, models: list[str], baselines: dict[str, str],
                  datasets: list[str] | None = None, notes: list[str] | None = None,
-                 labels: dict[str, tuple[str, str]] | None = None) -> Report:
+                 labels: dict[str, tuple[str, str]] | None = None, rankings: bool = True) -> Report:
     """Read ``results`` (a suite's results folder) and compute everything the renderers show.
     ``baselines``: the rows' baselines (a row not in it gets its variant's, else the suite's:
     :func:`benchmarks.rows.row_baselines`); ``labels``: a row's (variant, base) for cells committed
-    without their completion marker (default: from the suite's variants)."""
+    without their completion marker (default: from the suite's variants); ``rankings``: see
+    :attr:`Report.rankings`."""
     datasets = datasets or [d.key for d in suite.datasets]
     baselines = row_baselines(suite, list(models), baselines)
     if labels is None:
@@ -287,4 +291,4 @@ def build_report(suite: SuiteConfig, results: Path, models: list[str], baselines
                   baselines=dict(baselines), rows=rows, comparisons=comp, costs=costs, seed_comparisons=per_seed,
                   claims=claims,
                   cells=cells,
-                  notes=list(notes or []), manifest=manifest)
+                  notes=list(notes or []), manifest=manifest, rankings=rankings)

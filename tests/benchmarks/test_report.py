@@ -7,6 +7,7 @@ run files and qrels; the plots carry legend, baselines and alpha; the commands p
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -559,6 +560,22 @@ def test_drilldown_data_matches_runs_and_qrels(toy):
     missing = data["datasets"]["nonexistent-toy"]
     assert missing["queries"] is None and missing["docs"] == {}
     assert any("texts left out" in n for n in missing["notes"])
+
+
+def test_page_without_rankings_is_the_page_of_a_folder_without_them(toy):
+    """``rankings=False`` (``benchmarks.report --no-rankings``) builds, from a folder that has the run files,
+    exactly the page a clone of committed results (no run files) builds."""
+    fx, suite, report = toy
+    with_runs = drilldown_data(report)
+    assert with_runs["datasets"]["toyds"]["top"]
+    without = drilldown_data(dataclasses.replace(report, rankings=False))
+    for run in fx.results.glob("cells/*/*/run.trec.gz"):
+        run.unlink()
+    models, baselines, labels = suite_rows(suite, fx.results)
+    clone = drilldown_data(build_report(suite, fx.results, models, baselines, labels=labels))
+    assert without == clone
+    assert without["datasets"]["toyds"]["top"] == {}
+    assert any("rankings" in n for n in without["datasets"]["toyds"]["notes"])
 
 
 def test_page_embeds_data_safely(toy):
