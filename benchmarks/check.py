@@ -4,8 +4,8 @@ Compares every expected cell in ``benchmarks/expected/<suite>.yaml`` with the fi
 ``results/<suite>/`` and prints ``OK`` / ``FAIL`` / ``MISSING`` per (model, dataset, measure). The exit
 status is 1 when anything failed or is missing, 0 otherwise.
 
-``--update`` rewrites the expected file from the current results (every variant x dataset of the
-suite, the suite's primary measure plus ``--measures``), with ``--tolerance`` as the default
+``--update`` rewrites the expected file from the current results (every variant, and each of its seed
+replicates ``<variant>@seed<N>``, x dataset of the suite; the suite's primary measure plus ``--measures``), with ``--tolerance`` as the default
 tolerance; the header comment explains where the numbers came from.
 """
 
@@ -120,7 +120,7 @@ def update_expected(suite_name: str, results: Path, path: Path, tolerance: float
     tolerance = 1e-4 if tolerance is None else tolerance
     measures = list(dict.fromkeys([suite.primary_measure, *measures]))
     cells, missing = [], []
-    for v in suite.variants:
+    for v in (r for variant in suite.variants for r in variant.replicates()):  # seed replicates too
         for d in suite.datasets:
             folder = results / "cells" / v.name / d.key
             values = {m: cell_value(folder, m) for m in measures}

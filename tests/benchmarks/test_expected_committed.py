@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.check import EXPECTED_DIR, REPO_ROOT, check, load_expected
+from benchmarks.suites import load_suite
 
 EXPECTED_FILES = sorted(EXPECTED_DIR.glob("*.yaml"))
 
@@ -24,6 +25,17 @@ def test_committed_results_meet_their_expected_scores(path: Path):
     bad = [f"{line.status} {line.cell.model}/{line.cell.dataset} {line.cell.measure}" for line in lines
            if line.status != "OK"]
     assert not bad, bad
+
+
+@pytest.mark.parametrize("path", EXPECTED_FILES, ids=lambda p: p.stem)
+def test_expected_scores_cover_every_run_of_the_suite(path: Path):
+    """Every row, each of its seed replicates (``<row>@seed<N>``), on every dataset of the suite has an
+    expected value of the primary measure: ``check --update`` writes them all, and none is dropped by hand."""
+    expected = load_expected(path)
+    suite = load_suite(expected.suite)
+    runs = {(r.name, d.key) for v in suite.variants for r in v.replicates() for d in suite.datasets}
+    covered = {(c.model, c.dataset) for c in expected.cells if c.measure == suite.primary_measure}
+    assert runs == covered
 
 
 def test_a_changed_value_fails():
