@@ -4,9 +4,10 @@ Compares every expected cell in ``benchmarks/expected/<suite>.yaml`` with the fi
 ``results/<suite>/`` and prints ``OK`` / ``FAIL`` / ``MISSING`` per (model, dataset, measure). The exit
 status is 1 when anything failed or is missing, 0 otherwise.
 
-``--update`` rewrites the expected file from the current results (every variant, and each of its seed
-replicates ``<variant>@seed<N>``, x dataset of the suite; the suite's primary measure plus ``--measures``), with ``--tolerance`` as the default
-tolerance; the header comment explains where the numbers came from.
+``--update`` rewrites the expected file from the current results (every variant and each of its seed
+replicates ``<variant>@seed<N>``, on every dataset of the suite; the suite's primary measure plus
+``--measures``), with ``--tolerance`` as the default tolerance; the header comment explains where the
+numbers came from.
 """
 
 from __future__ import annotations
